@@ -1,0 +1,1 @@
+"""Lead, Company, Tag, custom fields, activities, lists, segments, import, merge, consent."""

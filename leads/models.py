@@ -1,0 +1,1 @@
+"""Models of leads; they arrive with the issue that builds the feature."""

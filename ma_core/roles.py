@@ -1,0 +1,87 @@
+"""Roles are Django groups; what each may do is declared here.
+
+Groups are created by a data migration; ``sync_role_permissions`` runs after
+every ``migrate`` and grants each role the permissions its rules match, so
+the roles keep up as apps add models. A rule is ``(app_label, actions)``
+where actions is a set of ``add``/``change``/``delete``/``view`` or ``*``;
+a rule may also name single codenames as ``app_label.codename``.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+MARKETER = "Marketer"
+INSIDE_SALES = "Inside sales"
+SALES_REP = "Sales rep"
+ADMIN = "Admin"
+
+ROLE_LABELS = {
+    MARKETER: _("Marketer"),
+    INSIDE_SALES: _("Inside sales"),
+    SALES_REP: _("Sales rep"),
+    ADMIN: _("Admin"),
+}
+
+ALL = {"add", "change", "delete", "view"}
+VIEW = {"view"}
+
+ROLE_RULES: dict[str, list[tuple[str, set[str]]]] = {
+    MARKETER: [
+        ("leads", ALL),
+        ("tracking", ALL),
+        ("scoring", ALL),
+        ("scenarios", ALL),
+        ("sfa_sync", VIEW),
+        ("ma_core", VIEW),
+    ],
+    INSIDE_SALES: [
+        ("leads", {"view", "change"}),
+        ("tracking", VIEW),
+        ("scoring", VIEW),
+        ("sfa_sync", VIEW),
+    ],
+    SALES_REP: [
+        ("leads", VIEW),
+        ("tracking", VIEW),
+        ("scoring", VIEW),
+        ("sfa_sync", {"view", "change"}),
+    ],
+    ADMIN: [
+        ("auth", ALL),
+        ("authtoken", ALL),
+        ("ma_core", ALL),
+        ("leads", ALL),
+        ("tracking", ALL),
+        ("scoring", ALL),
+        ("scenarios", ALL),
+        ("sfa_sync", ALL),
+    ],
+}
+
+# Extra single permissions a role has beyond its rules: "app_label.codename".
+ROLE_EXTRA: dict[str, list[str]] = {
+    INSIDE_SALES: [],
+    SALES_REP: [],
+}
+
+
+def permission_matches(app_label: str, codename: str, role: str) -> bool:
+    action = codename.split("_", 1)[0]
+    for rule_app, actions in ROLE_RULES[role]:
+        if rule_app == app_label and (action in actions or "*" in actions):
+            return True
+    return f"{app_label}.{codename}" in ROLE_EXTRA.get(role, [])
+
+
+def sync_role_permissions(sender=None, apps=None, using="default", **kwargs) -> None:
+    """Grant each role exactly the permissions its rules match. Idempotent."""
+    from django.contrib.auth.models import Group, Permission
+
+    permissions = list(Permission.objects.using(using).select_related("content_type"))
+    for role in ROLE_RULES:
+        group, _created = Group.objects.using(using).get_or_create(name=role)
+        wanted = [
+            p for p in permissions if permission_matches(p.content_type.app_label, p.codename, role)
+        ]
+        group.permissions.set(wanted)

@@ -1,0 +1,1 @@
+"""Email templates, step mail, scenarios, sends, unsubscribe and bounces."""

@@ -1,0 +1,1 @@
+"""Score rules, the rolling-window score, ranks, hot-lead alerts, weekly HOT lists."""

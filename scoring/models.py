@@ -1,0 +1,1 @@
+"""Models of scoring; they arrive with the issue that builds the feature."""

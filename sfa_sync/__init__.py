@@ -1,0 +1,1 @@
+"""Connectors, the outbox of handoffs and syncs, inbound won/lost updates."""

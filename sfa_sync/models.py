@@ -1,0 +1,1 @@
+"""Models of sfa_sync; they arrive with the issue that builds the feature."""

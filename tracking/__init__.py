@@ -1,0 +1,1 @@
+"""Visitors, visits, events, the snippet, pixel and collect endpoint, forms and popups."""
