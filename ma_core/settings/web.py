@@ -97,6 +97,10 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+if not IS_PRODUCTION:
+    # Outside production static files come from the finders; the folder only
+    # has to exist so WhiteNoise does not warn about it.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
