@@ -118,7 +118,7 @@ def test_make_run_serves_admin_and_ctrl_c_leaves_nothing(tmp_path, browser):
 
     assert launcher.returncode == 0
     assert "Nothing is left running" in log.read_text()
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _gone, alive = psutil.wait_procs(children, timeout=10)
     assert alive == []
     wait_for(lambda: not processes_using(data_dir), 20, "no process left", log)
 
