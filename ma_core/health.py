@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -16,8 +17,15 @@ BEAT_STALE_AFTER = 120
 
 
 def _redis() -> redis.Redis:
+    return _client_for(settings.REDIS_URL)
+
+
+@functools.lru_cache(maxsize=4)
+def _client_for(url: str) -> redis.Redis:
+    # One pooled client per URL: a health probe every few seconds should not
+    # open a new TCP connection each time.
     return redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1, decode_responses=True
+        url, socket_connect_timeout=1, socket_timeout=1, decode_responses=True
     )
 
 

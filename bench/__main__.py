@@ -1,0 +1,74 @@
+"""``make bench`` → ``python -m bench --size tiny|medium|full``.
+
+Uses its own database (``kizuki_bench``) on the same server choice as the
+tests, migrates it, runs every benchmark and writes JSON results under
+bench/results/ plus the table in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+BENCHMARKS = ["bench.b0_web"]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--size", choices=["tiny", "medium", "full"], default="tiny")
+    parser.add_argument("--out", type=Path, default=BASE_DIR / "bench" / "results")
+    parser.add_argument("--docs", type=Path, default=BASE_DIR / "docs" / "benchmarks.md")
+    parser.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("KIZUKI_MODE", "test")
+    from ma_core.testing.services import choose_services
+
+    choose_services()
+    os.environ["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/kizuki_bench"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ma_core.settings")
+    _create_database(os.environ["DATABASE_URL"])
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+    import importlib
+
+    from bench.harness import SIZES, write_results
+
+    figures = []
+    for name in BENCHMARKS:
+        figures.extend(importlib.import_module(name).run(SIZES[args.size]))
+    path = write_results(args.size, figures, args.out, None if args.no_docs else args.docs)
+    for f in figures:
+        print(
+            f"{f.bench_id} {f.figure}: {f.value:.4g} {f.unit} vs {f.baseline} "
+            f"{f.baseline_value:.4g} {f.unit} (ratio {f.ratio:.2f})"
+        )
+    print(f"results: {path}")
+    return 0
+
+
+def _create_database(url: str) -> None:
+    import psycopg2
+    from psycopg2 import sql
+
+    base, name = url.rsplit("/", 1)
+    conn = psycopg2.connect(base + "/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cur.fetchone() is None:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    conn.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
