@@ -88,6 +88,14 @@ def _live_process(pid: int, name_part: str) -> psutil.Process | None:
     return None
 
 
+def _last_port(port_file: Path) -> int | None:
+    """The port a server used last time: URLs stay the same across restarts."""
+    try:
+        return int(port_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 def _wait_until(predicate, timeout: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -118,6 +126,7 @@ class EmbeddedPostgres:
         self.data_dir = Path(data_dir)
         self.pgdata = self.data_dir / "postgres"
         self.log = self.data_dir / "postgres.log"
+        self.port_file = self.data_dir / "postgres.port"
         self.started_here = False
 
     @property
@@ -194,7 +203,8 @@ class EmbeddedPostgres:
             # The pid file outlived its server (killed run); a pid reused by
             # another program would make PostgreSQL refuse to start.
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
-        port = choose_port(PREFERRED_POSTGRES_PORT)
+        port = choose_port(_last_port(self.port_file) or PREFERRED_POSTGRES_PORT)
+        self.port_file.write_text(str(port))
         options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories=''"
         result = subprocess.run(
             [
@@ -323,7 +333,7 @@ class EmbeddedRedis:
             if port is None:
                 self.dir.mkdir(parents=True, exist_ok=True)
                 self.pid_file.unlink(missing_ok=True)
-                port = choose_port(PREFERRED_REDIS_PORT)
+                port = choose_port(_last_port(self.port_file) or PREFERRED_REDIS_PORT)
                 self.port_file.write_text(str(port))
                 subprocess.run(
                     [
