@@ -60,6 +60,18 @@ def healthz(port: int) -> dict | None:
         return None
 
 
+def manage_shell(data_dir: Path, port: int, code: str) -> subprocess.CompletedProcess:
+    """`.venv/bin/python manage.py shell -c …` from "another terminal"."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=BASE_DIR,
+        env=launcher_env(data_dir, port),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def start_launcher(data_dir: Path, port: int, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "ma_core.launcher"],
@@ -100,13 +112,12 @@ def test_make_run_serves_admin_and_ctrl_c_leaves_nothing(tmp_path, browser):
         assert "ログアウト" in driver.page_source
 
         # manage.py in another terminal works against the same embedded services
-        second = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c",
-             "from django.contrib.auth.models import User; "
-             "User.objects.create_user('from-terminal', password='x-terminal-pass')"],
-            cwd=BASE_DIR, env=launcher_env(data_dir, port), capture_output=True, text=True,
-            timeout=120,
-        )  # fmt: skip
+        second = manage_shell(
+            data_dir,
+            port,
+            "from django.contrib.auth.models import User; "
+            "User.objects.create_user('from-terminal', password='x-terminal-pass')",
+        )
         assert second.returncode == 0, second.stderr
         children = psutil.Process(launcher.pid).children(recursive=True)
         assert len(children) >= 5  # gunicorn + workers, celery worker + pool, beat
@@ -129,13 +140,12 @@ def test_make_run_serves_admin_and_ctrl_c_leaves_nothing(tmp_path, browser):
     try:
         wait_for(lambda: "Press Ctrl-C" in log2.read_text(), 120, "banner", log2)
         assert "Demo company already loaded" in log2.read_text()
-        check = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c",
-             "from django.contrib.auth.models import User; "
-             "print(User.objects.filter(username='from-terminal').count())"],
-            cwd=BASE_DIR, env=launcher_env(data_dir, port), capture_output=True, text=True,
-            timeout=120,
-        )  # fmt: skip
+        check = manage_shell(
+            data_dir,
+            port,
+            "from django.contrib.auth.models import User; "
+            "print(User.objects.filter(username='from-terminal').count())",
+        )
         assert check.stdout.strip().splitlines()[-1] == "1", check.stderr
     finally:
         launcher.send_signal(signal.SIGINT)
