@@ -38,3 +38,33 @@ def test_routes_send_each_app_to_its_queue():
     assert router.route({}, "sfa_sync.tasks.dispatch_outbox")["queue"].name == "sync"
     assert router.route({}, "tracking.tasks.drain_events")["queue"].name == "tracking"
     assert router.route({}, "ma_core.tasks.ping")["queue"].name == "default"
+
+
+@pytest.mark.django_db
+def test_worker_reconnects_when_redis_comes_back(tmp_path, redis_client):
+    from celery import Celery
+    from django.test import override_settings
+
+    from conftest import WorkerProcess, service_env
+    from ma_core.embedded import EmbeddedRedis
+
+    # given a worker on its own real Redis, and a client of that Redis
+    server = EmbeddedRedis(tmp_path)
+    url = server.ensure_running()
+    client = Celery("kizuki-client", broker=url, backend=url)
+    client.conf.task_default_queue = "default"
+    worker = WorkerProcess("default")
+    try:
+        with override_settings(REDIS_URL=url):
+            worker.start(service_env(REDIS_URL=url))
+        assert client.send_task("ma_core.tasks.ping", ["before"]).get(timeout=30)["payload"]
+        # when Redis goes away and comes back on the same address
+        server.stop()
+        assert server.ensure_running() == url
+        # then the worker serves tasks again without a restart
+        answer = client.send_task("ma_core.tasks.ping", ["after"]).get(timeout=60)
+        assert answer["payload"] == "after"
+        assert worker.proc.poll() is None
+    finally:
+        worker.stop()
+        server.stop()
