@@ -1,0 +1,1 @@
+"""Admin for this area of leads (being built)."""
