@@ -1,3 +1,23 @@
-"""API routes of this app, mounted under /api/v1/."""
+"""API routes of leads, mounted under /api/v1/."""
 
-urlpatterns: list = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from leads import apis
+
+router = SimpleRouter()
+router.register("leads", apis.LeadViewSet, basename="lead")
+router.register("companies", apis.CompanyViewSet, basename="company")
+router.register("tags", apis.TagViewSet, basename="tag")
+router.register("custom-fields", apis.CustomFieldViewSet, basename="custom-field")
+router.register("activity-choices", apis.ActivityChoiceViewSet, basename="activity-choice")
+router.register("lists", apis.StaticListViewSet, basename="list")
+router.register("segments", apis.SegmentViewSet, basename="segment")
+router.register("imports", apis.ImportJobViewSet, basename="import")
+
+lead_activities = apis.LeadActivityViewSet.as_view({"get": "list", "post": "create"})
+
+urlpatterns = [
+    path("leads/<int:lead_pk>/activities/", lead_activities, name="lead-activities"),
+    *router.urls,
+]

@@ -61,8 +61,14 @@ ROLE_RULES: dict[str, list[tuple[str, set[str]]]] = {
 
 # Extra single permissions a role has beyond its rules: "app_label.codename".
 ROLE_EXTRA: dict[str, list[str]] = {
-    INSIDE_SALES: [],
-    SALES_REP: [],
+    INSIDE_SALES: [
+        "leads.add_activity",
+        "leads.change_activity",
+        "leads.add_activitycorrection",
+        "leads.add_leadtag",
+        "leads.delete_leadtag",
+    ],
+    SALES_REP: ["leads.add_activity", "leads.add_activitycorrection"],
 }
 
 
