@@ -22,12 +22,14 @@ from leads.models import (
     ActivityChoice,
     ActorKind,
     Company,
+    Consent,
     CustomField,
     ImportJob,
     Lead,
     ListMembership,
     Segment,
     StaticList,
+    Suppression,
     Tag,
 )
 from ma_core.api_pagination import CountedCursorPagination, IdCursorPagination
@@ -567,3 +569,67 @@ class ImportJobViewSet(viewsets.ReadOnlyModelViewSet):
     pagination_class = IdCursorPagination
     serializer_class = ImportJobOutput
     queryset = ImportJob.objects.defer("content")
+
+
+# -- consent and suppression ------------------------------------------------------------------
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Consent
+        fields = ["id", "channel", "basis", "source_ref", "text_shown", "obtained_at"]
+
+
+class SuppressionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Suppression
+        fields = ["id", "channel", "reason", "detail", "created_at", "lifted_at"]
+        read_only_fields = ["created_at", "lifted_at"]
+
+
+class LeadConsentViewSet(viewsets.GenericViewSet):
+    """/leads/{id}/consents/: the consent ledger (特定電子メール法), append-only."""
+
+    permission_classes = [RolePermissions]
+    queryset = Consent.objects.all()
+    serializer_class = ConsentSerializer
+    pagination_class = None
+
+    def list(self, request: Request, lead_pk=None) -> Response:
+        lead = get_object_or_404(Lead, pk=lead_pk)
+        return Response(ConsentSerializer(lead.consents.order_by("-obtained_at"), many=True).data)
+
+    def create(self, request: Request, lead_pk=None) -> Response:
+        lead = get_object_or_404(Lead, pk=lead_pk)
+        data = ConsentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        consent = services.consent_record(lead=lead, by=request.user, **data.validated_data)
+        return Response(ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+
+class LeadSuppressionViewSet(viewsets.GenericViewSet):
+    """/leads/{id}/suppressions/: unsubscribes and suppressions per channel."""
+
+    permission_classes = [RolePermissions]
+    queryset = Suppression.objects.all()
+    serializer_class = SuppressionSerializer
+    pagination_class = None
+
+    def list(self, request: Request, lead_pk=None) -> Response:
+        lead = get_object_or_404(Lead, pk=lead_pk)
+        rows = lead.suppressions.order_by("-created_at")
+        return Response(SuppressionSerializer(rows, many=True).data)
+
+    def create(self, request: Request, lead_pk=None) -> Response:
+        lead = get_object_or_404(Lead, pk=lead_pk)
+        data = SuppressionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        suppression = services.suppression_add(lead=lead, **data.validated_data)
+        return Response(SuppressionSerializer(suppression).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    def lift(self, request: Request, lead_pk=None, pk=None) -> Response:
+        suppression = get_object_or_404(Suppression, pk=pk, lead_id=lead_pk)
+        services.suppression_lift(suppression=suppression, by=request.user)
+        suppression.refresh_from_db()
+        return Response(SuppressionSerializer(suppression).data)

@@ -17,7 +17,18 @@ router.register("imports", apis.ImportJobViewSet, basename="import")
 
 lead_activities = apis.LeadActivityViewSet.as_view({"get": "list", "post": "create"})
 
+lead_consents = apis.LeadConsentViewSet.as_view({"get": "list", "post": "create"})
+lead_suppressions = apis.LeadSuppressionViewSet.as_view({"get": "list", "post": "create"})
+lift_suppression = apis.LeadSuppressionViewSet.as_view({"post": "lift"})
+
 urlpatterns = [
+    path("leads/<int:lead_pk>/consents/", lead_consents, name="lead-consents"),
+    path("leads/<int:lead_pk>/suppressions/", lead_suppressions, name="lead-suppressions"),
+    path(
+        "leads/<int:lead_pk>/suppressions/<int:pk>/lift/",
+        lift_suppression,
+        name="lead-suppression-lift",
+    ),
     path("leads/<int:lead_pk>/activities/", lead_activities, name="lead-activities"),
     *router.urls,
 ]

@@ -193,3 +193,29 @@ def test_the_schema_documents_the_leads_api(marketer_api):
     for path in ("/api/v1/leads/", "/api/v1/leads/{id}/tags/", "/api/v1/segments/{id}/leads/",
                  "/api/v1/leads/{lead_pk}/activities/", "/api/v1/custom-fields/"):  # fmt: skip
         assert path in schema, path
+
+
+def test_consents_and_suppressions(marketer_api):
+    lead_id = marketer_api.post("/api/v1/leads/", {"email": "c@x.co.jp"}, format="json").json()[
+        "id"
+    ]
+    consent = marketer_api.post(
+        f"/api/v1/leads/{lead_id}/consents/",
+        {"basis": "manual", "source_ref": "電話で確認", "text_shown": "メルマガを送ってよいか"},
+        format="json",
+    )
+    assert consent.status_code == 201
+    assert marketer_api.get(f"/api/v1/leads/{lead_id}/consents/").json()[0]["basis"] == "manual"
+    bad = marketer_api.post(
+        f"/api/v1/leads/{lead_id}/consents/", {"basis": "telepathy"}, format="json"
+    )
+    assert bad.status_code == 400 and "basis" in bad.json()["error"]["fields"]
+    suppression = marketer_api.post(
+        f"/api/v1/leads/{lead_id}/suppressions/",
+        {"channel": "newsletter", "reason": "manual", "detail": "本人希望"},
+        format="json",
+    ).json()
+    lifted = marketer_api.post(
+        f"/api/v1/leads/{lead_id}/suppressions/{suppression['id']}/lift/", format="json"
+    )
+    assert lifted.status_code == 200 and lifted.json()["lifted_at"]
