@@ -5,12 +5,22 @@ PostgreSQL (``UPDATE … WHERE state = …``), so a duplicate tick is harmless.
 Apps add their entries here as their features land.
 """
 
-from celery.schedules import crontab  # noqa: F401 - used by entries as they land
+from celery.schedules import crontab
 
 BEAT_SCHEDULE: dict[str, dict] = {
     "beat-heartbeat": {
         "task": "ma_core.tasks.record_beat_heartbeat",
         "schedule": 30.0,
         "options": {"expires": 30},
+    },
+    # Every accepted event is in PostgreSQL within seconds.
+    "tracking-drain-events": {
+        "task": "tracking.tasks.drain_events",
+        "schedule": 1.0,
+        "options": {"expires": 5},
+    },
+    "tracking-maintain-partitions": {
+        "task": "tracking.tasks.maintain_partitions",
+        "schedule": crontab(hour=3, minute=17),
     },
 }

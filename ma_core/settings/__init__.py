@@ -9,3 +9,4 @@ from .data_stores import *  # noqa: F403
 from .tasks import *  # noqa: F403
 from .mail import *  # noqa: F403
 from .api import *  # noqa: F403
+from .domain import *  # noqa: F403

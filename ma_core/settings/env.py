@@ -55,6 +55,9 @@ VARIABLES: dict[str, Variable] = {
         Variable("DEFAULT_FROM_EMAIL", "sender of system mail"),
         Variable("PUBLIC_URL", "the URL people reach Kizuki at, used in mail links"),
         Variable("LOG_LEVEL", "default INFO"),
+        Variable("EVENT_RETENTION_MONTHS", "months of web events kept (default 25)"),
+        Variable("ABSENCE_DAYS", "days away that make a visit a return (default 60)"),
+        Variable("TRUNCATE_IP", "store visitors' IPs truncated to /24 or /48 (default true)"),
     ]
 }
 

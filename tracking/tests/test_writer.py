@@ -1,0 +1,130 @@
+"""The batch writer: visits, absence, identification, exactly-once storage."""
+
+import datetime
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from leads.models import Lead
+from tracking import writer
+from tracking.models import Event, Visit, Visitor
+from tracking.services import visitor_identify
+
+T0 = datetime.datetime(2026, 11, 2, 10, 0, tzinfo=datetime.UTC)
+
+
+def event(site, at, *, anon="browser-1", type="page_view", url="https://www.example.co.jp/"):
+    return {
+        "uid": str(uuid.uuid4()),
+        "type": type,
+        "occurred_at": at.isoformat(),
+        "site_id": site.pk,
+        "anon_id": anon,
+        "lead_id": None,
+        "url": url,
+        "title": "",
+        "referrer": "https://www.google.com/",
+        "properties": {"utm_source": "google", "utm_medium": "cpc"},
+        "ua": "Mozilla/5.0 (Windows NT 10.0) Chrome/120",
+        "ip": "203.0.113.77",
+    }
+
+
+@pytest.mark.django_db
+def test_visits_split_at_thirty_minutes_of_inactivity(site):
+    gap = datetime.timedelta(minutes=30)
+    second = datetime.timedelta(seconds=1)
+    writer.write_batch(
+        [
+            event(site, T0),
+            event(site, T0 + gap - second),  # 29:59 later: same visit
+            event(site, T0 + 2 * gap - 2 * second),  # 29:59 later again: same visit
+        ]
+    )
+    writer.write_batch([event(site, T0 + 3 * gap - 2 * second)])  # 30:00 later: a new visit
+    visitor = Visitor.objects.get()
+    visits = list(Visit.objects.order_by("started_at"))
+    assert [v.page_views for v in visits] == [3, 1]
+    assert visitor.visit_count == 2 and visitor.page_view_count == 4
+    assert visitor.ip == "203.0.113.0"  # truncated by default
+    assert visitor.first_touch == {
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "referrer": "https://www.google.com/",
+    }
+    assert len(set(Event.objects.values_list("visit_id", flat=True))) == 2
+
+
+@pytest.mark.django_db
+def test_a_redelivered_batch_is_stored_once(site):
+    batch = [event(site, T0), event(site, T0 + datetime.timedelta(minutes=1))]
+    assert writer.write_batch([dict(e) for e in batch]) == 2
+    assert writer.write_batch([dict(e) for e in batch]) == 0
+    assert Event.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_identification_gives_the_lead_its_anonymous_history(site):
+    writer.write_batch([event(site, T0), event(site, T0 + datetime.timedelta(minutes=5))])
+    lead = Lead.objects.create(email="hanako@example.co.jp")
+    visitor = Visitor.objects.get()
+    identification = visitor_identify(visitor=visitor, lead=lead, method="form")
+    assert identification.events_attributed == 2
+    assert set(Event.objects.values_list("lead_id", flat=True)) == {lead.pk}
+    assert Visit.objects.get().lead == lead
+    lead.refresh_from_db()
+    assert lead.first_touch_source == "google / cpc"
+    # later events of this browser are the lead's at once
+    writer.write_batch([event(site, T0 + datetime.timedelta(days=1))])
+    assert Event.objects.filter(lead_id=lead.pk).count() == 3
+
+
+@pytest.mark.django_db
+def test_two_known_leads_on_one_browser_are_not_merged(site):
+    writer.write_batch([event(site, T0)])
+    a = Lead.objects.create(email="a@example.co.jp")
+    b = Lead.objects.create(email="b@example.co.jp")
+    visitor = Visitor.objects.get()
+    visitor_identify(visitor=visitor, lead=a, method="form")
+    writer.write_batch([event(site, T0 + datetime.timedelta(hours=2))])
+    # the same browser now identifies as someone else
+    visitor_identify(visitor=visitor, lead=b, method="form")
+    writer.write_batch([event(site, T0 + datetime.timedelta(hours=4))])
+    assert Event.objects.filter(lead_id=a.pk).count() == 2
+    assert Event.objects.filter(lead_id=b.pk).count() == 1
+    assert Lead.objects.count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("days", "returned"), [(59, False), (60, True)])
+def test_returned_after_absence_at_sixty_days(site, days, returned):
+    lead = Lead.objects.create(email="long@example.co.jp")
+    writer.write_batch([event(site, T0)])
+    visitor_identify(visitor=Visitor.objects.get(), lead=lead, method="form")
+    later = T0 + datetime.timedelta(days=days)
+    writer.write_batch([event(site, later)])
+    absence = Event.objects.filter(type="returned_after_absence")
+    assert absence.exists() is returned
+    if returned:
+        assert absence.get().properties == {"gap_days": 60}
+        assert absence.get().lead_id == lead.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_left_by_a_killed_writer_is_claimed_and_stored_once(
+    site, redis_client, monkeypatch
+):
+    # given a writer that read a batch and died before acknowledging it
+    writer.enqueue([event(site, timezone.now())])
+    writer.ensure_group(writer.redis_client())
+    client = writer.redis_client()
+    client.xreadgroup(writer.GROUP, "dead-writer", {writer.STREAM: ">"}, count=10)
+    assert Event.objects.count() == 0
+    # when another writer drains after the claim timeout
+    monkeypatch.setattr(writer, "CLAIM_IDLE_MS", 0)
+    assert writer.drain(consumer="live-writer") == 1
+    # then the event is stored once and nothing is pending
+    assert Event.objects.count() == 1
+    assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 0
+    assert writer.drain(consumer="live-writer") == 0
