@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 from django.conf import settings
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -215,3 +218,30 @@ def _empty_unmanaged_tables(request, django_db_blocker):
 
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute("TRUNCATE tracking_event")
+
+
+def api_client_for(role: str, username: str) -> APIClient:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(username, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    token, _ = Token.objects.get_or_create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def marketer_api(db) -> APIClient:
+    return api_client_for("Marketer", "api-marketer")
+
+
+@pytest.fixture
+def sales_api(db) -> APIClient:
+    return api_client_for("Sales rep", "api-sales")
+
+
+@pytest.fixture
+def inside_api(db) -> APIClient:
+    return api_client_for("Inside sales", "api-inside")

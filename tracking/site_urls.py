@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from tracking import views
+from tracking import snippet, views
 
 urlpatterns = [
+    path("t.js", snippet.snippet_js, name="tracking-snippet"),
     path("t/collect", views.collect, name="tracking-collect"),
     path("t/px.gif", views.pixel, name="tracking-pixel"),
 ]

@@ -1,0 +1,222 @@
+"""REST API of tracking: record events for leads, identify browsers, sites."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leads.emails import normalize_email
+from leads.models import Lead
+from ma_core.api_pagination import IdCursorPagination
+from ma_core.api_permissions import RolePermissions
+from tracking import partitions, writer
+from tracking.models import Event, EventType, Identification, Site, Visitor
+from tracking.services import visitor_identify
+
+MAX_API_EVENTS = 1000
+
+
+class EventInput(serializers.Serializer):
+    email = serializers.CharField(required=False)
+    lead = serializers.IntegerField(required=False)
+    type = serializers.CharField(max_length=40)
+    occurred_at = serializers.DateTimeField(required=False)
+    url = serializers.CharField(required=False, allow_blank=True, max_length=2048, default="")
+    title = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    properties = serializers.DictField(required=False, default=dict)
+    id = serializers.UUIDField(required=False)
+
+    def validate_type(self, value: str) -> str:
+        if value not in EventType.values:
+            raise serializers.ValidationError(
+                _("Unknown event type. Use one of: %(types)s.")
+                % {"types": ", ".join(EventType.values)}
+            )
+        return value
+
+    def validate_occurred_at(self, value: datetime.datetime) -> datetime.datetime:
+        now = timezone.now()
+        if value > now + datetime.timedelta(minutes=5):
+            raise serializers.ValidationError(_("An event cannot happen in the future."))
+        oldest = partitions.oldest_kept_month(now)
+        if value.date() < oldest:
+            raise serializers.ValidationError(
+                _("Events older than %(day)s are past retention.") % {"day": oldest.isoformat()}
+            )
+        return value
+
+    def validate(self, attrs):
+        if not attrs.get("email") and not attrs.get("lead"):
+            raise serializers.ValidationError({"email": [_("Give the lead's email or id.")]})
+        if attrs.get("email"):
+            try:
+                email = normalize_email(attrs["email"])
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError({"email": exc.messages}) from exc
+            lead = Lead.objects.filter(email__iexact=email).first()
+        else:
+            lead = Lead.objects.filter(pk=attrs["lead"]).first()
+        if lead is None:
+            raise serializers.ValidationError(
+                {"email" if attrs.get("email") else "lead": [_("There is no such lead.")]}
+            )
+        attrs["lead_obj"] = lead
+        return attrs
+
+
+class EventOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = ["id", "event_uid", "type", "occurred_at", "lead_id", "url", "title", "properties"]
+
+
+class EventsView(APIView):
+    """POST one event or a list of events for known leads (past times allowed,
+    within retention). Stored at once (not queued), so a search sees them."""
+
+    permission_classes = [RolePermissions]
+    queryset = Event.objects.none()
+
+    @extend_schema(request=EventInput, responses={201: None})
+    def post(self, request: Request) -> Response:
+        many = isinstance(request.data, list)
+        items = request.data if many else [request.data]
+        if not items or len(items) > MAX_API_EVENTS:
+            raise serializers.ValidationError(
+                _("Send between 1 and %(n)d events.") % {"n": MAX_API_EVENTS}
+            )
+        accepted, rejected = [], {}
+        for index, item in enumerate(items):
+            data = EventInput(data=item)
+            if data.is_valid():
+                accepted.append(data.validated_data)
+            else:
+                for name, messages in data.errors.items():
+                    key = f"{index}.{name}" if many else name
+                    rejected[key] = [str(m) for m in messages]
+        stored = [_normalized(v) for v in accepted]
+        written = writer.write_batch([dict(e) for e in stored]) if stored else 0
+        if rejected:
+            from ma_core.api_errors import error_body
+
+            body = error_body(
+                "invalid",
+                _("%(bad)d of %(all)d events were rejected; the others were kept.")
+                % {"bad": len({k.split(".")[0] for k in rejected}) if many else 1,
+                   "all": len(items)},
+                rejected,
+            )  # fmt: skip
+            body["accepted"] = len(stored)
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        answer = {"accepted": len(stored), "written": written}
+        if not many:
+            answer.update({"id": stored[0]["uid"], "lead": stored[0]["lead_id"]})
+        return Response(answer, status=status.HTTP_201_CREATED)
+
+
+def _normalized(values: dict) -> dict:
+    return {
+        "uid": str(values.get("id") or uuid.uuid4()),
+        "type": values["type"],
+        "occurred_at": (values.get("occurred_at") or timezone.now()).isoformat(),
+        "site_id": None,
+        "anon_id": None,
+        "lead_id": values["lead_obj"].pk,
+        "url": values.get("url", ""),
+        "title": values.get("title", ""),
+        "referrer": "",
+        "properties": values.get("properties") or {},
+    }
+
+
+class IdentifyInput(serializers.Serializer):
+    site = serializers.CharField()
+    visitor = serializers.CharField(max_length=64)
+    email = serializers.CharField()
+
+
+class IdentifyView(APIView):
+    """Tie a browser (site key + visitor id from the snippet) to a lead by email."""
+
+    permission_classes = [RolePermissions]
+    queryset = Identification.objects.none()
+
+    @extend_schema(request=IdentifyInput, responses={200: None})
+    def post(self, request: Request) -> Response:
+        data = IdentifyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        site = Site.objects.filter(key=data.validated_data["site"]).first()
+        if site is None:
+            raise serializers.ValidationError({"site": [_("Unknown site key.")]})
+        try:
+            email = normalize_email(data.validated_data["email"])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"email": exc.messages}) from exc
+        lead = Lead.objects.filter(email__iexact=email).first()
+        if lead is None:
+            raise serializers.ValidationError({"email": [_("There is no such lead.")]})
+        visitor, _created = Visitor.objects.get_or_create(
+            site=site, anon_id=data.validated_data["visitor"]
+        )
+        identification = visitor_identify(
+            visitor=visitor, lead=lead, method=Identification.Method.API
+        )
+        return Response(
+            {"lead": lead.pk, "visitor": visitor.pk,
+             "events_attributed": identification.events_attributed}
+        )  # fmt: skip
+
+
+class SiteSerializer(serializers.ModelSerializer):
+    snippet = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Site
+        fields = ["id", "name", "key", "domains", "respect_do_not_track", "is_active", "snippet"]
+        read_only_fields = ["key"]
+
+    def get_snippet(self, site) -> str:
+        from tracking.snippet import snippet_tag
+
+        return snippet_tag(site)
+
+    def validate_domains(self, value: list[str]) -> list[str]:
+        cleaned = []
+        for domain in value:
+            domain = domain.strip().lower().removeprefix("https://").removeprefix("http://")
+            domain = domain.split("/")[0]
+            if not domain or " " in domain or "." not in domain:
+                raise serializers.ValidationError(
+                    _("“%(d)s” is not a host name like www.example.co.jp.") % {"d": domain}
+                )
+            cleaned.append(domain)
+        return cleaned
+
+
+class SiteViewSet(viewsets.ModelViewSet):
+    permission_classes = [RolePermissions]
+    serializer_class = SiteSerializer
+    queryset = Site.objects.all()
+    pagination_class = IdCursorPagination
+
+
+class LeadEventsView(APIView):
+    """GET /leads/{id}/events/: the lead's web and mail events, newest first."""
+
+    permission_classes = [RolePermissions]
+    queryset = Event.objects.none()
+
+    def get(self, request: Request, lead_pk: int) -> Response:
+        lead = get_object_or_404(Lead, pk=lead_pk)
+        events = Event.objects.filter(lead_id=lead.pk).order_by("-occurred_at")[:200]
+        return Response(EventOutput(events, many=True).data)
