@@ -156,3 +156,91 @@ class Identification(models.Model):
     class Meta:
         verbose_name = _("identification")
         verbose_name_plural = _("identifications")
+
+
+class Form(models.Model):
+    """A lead capture form (資料請求, whitepaper, seminar, quote) built in the
+    admin without HTML; hosted at /f/<key>/ and embedded by the snippet."""
+
+    name = models.CharField(_("name"), max_length=200)
+    key = models.SlugField(_("key"), max_length=50, unique=True, default=new_site_key)
+    site = models.ForeignKey(
+        Site, verbose_name=_("site"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    title_ja = models.CharField(_("title (Japanese)"), max_length=200, blank=True, default="")
+    title_en = models.CharField(_("title (English)"), max_length=200, blank=True, default="")
+    intro_ja = models.TextField(_("introduction (Japanese)"), blank=True, default="")
+    intro_en = models.TextField(_("introduction (English)"), blank=True, default="")
+    submit_label_ja = models.CharField(_("button (Japanese)"), max_length=50, default="送信する")
+    submit_label_en = models.CharField(_("button (English)"), max_length=50, default="Submit")
+    consent_text_ja = models.TextField(
+        _("consent text (Japanese)"),
+        default="メールによる製品・イベント情報の案内を受け取ることに同意します。",
+    )
+    consent_text_en = models.TextField(
+        _("consent text (English)"),
+        default="I agree to receive product and event information by email.",
+    )
+    consent_required = models.BooleanField(_("consent box must be ticked"), default=False)
+    thanks_ja = models.TextField(
+        _("thank-you message (Japanese)"), default="お申し込みありがとうございました。"
+    )
+    thanks_en = models.TextField(_("thank-you message (English)"), default="Thank you.")
+    redirect_url = models.URLField(_("redirect after submitting"), blank=True, default="")
+    tags = ArrayField(
+        models.CharField(max_length=100), verbose_name=_("tags to add"), default=list, blank=True
+    )
+    asset = models.FileField(
+        _("gated asset (e.g. a whitepaper PDF)"), blank=True, upload_to="assets/"
+    )
+    asset_hours = models.PositiveIntegerField(_("download link valid for (hours)"), default=72)
+    min_fill_seconds = models.PositiveIntegerField(
+        _("minimum seconds to fill (against bots)"), default=3
+    )
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("form")
+        verbose_name_plural = _("forms")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FormField(models.Model):
+    form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="fields")
+    field = models.CharField(
+        _("lead field"),
+        max_length=60,
+        help_text=_("A lead field (email, last_name, company …) or custom.<key>."),
+    )
+    label_ja = models.CharField(_("label (Japanese)"), max_length=100, blank=True, default="")
+    label_en = models.CharField(_("label (English)"), max_length=100, blank=True, default="")
+    required = models.BooleanField(_("required"), default=False)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("form field")
+        verbose_name_plural = _("form fields")
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["form", "field"], name="tracking_formfield_unique"),
+        ]
+
+
+class FormSubmission(models.Model):
+    form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="submissions")
+    form_version = models.PositiveIntegerField()
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="form_submissions")
+    visitor = models.ForeignKey(Visitor, null=True, blank=True, on_delete=models.SET_NULL)
+    data = models.JSONField()
+    consented = models.BooleanField(default=False)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    submitted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("form submission")
+        verbose_name_plural = _("form submissions")
+        indexes = [models.Index(fields=["lead", "-submitted_at"], name="tracking_formsub_lead")]

@@ -2,10 +2,12 @@
 
 from django.urls import path
 
-from tracking import snippet, views
+from tracking import form_views, snippet, views
 
 urlpatterns = [
     path("t.js", snippet.snippet_js, name="tracking-snippet"),
     path("t/collect", views.collect, name="tracking-collect"),
     path("t/px.gif", views.pixel, name="tracking-pixel"),
+    path("f/<slug:key>/", form_views.form_page, name="tracking-form"),
+    path("f/<slug:key>/asset/<str:token>/", form_views.form_asset, name="tracking-form-asset"),
 ]

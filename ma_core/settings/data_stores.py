@@ -40,3 +40,7 @@ CACHES = {
     }
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# Uploaded files (gated assets). Shared storage between web and workers in production.
+MEDIA_ROOT = KIZUKI_DATA_DIR / "media"
+MEDIA_URL = "media/"

@@ -1,0 +1,95 @@
+"""/f/<key>/: the hosted form page, its embeddable fragment, gated downloads."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+
+from tracking.form_submissions import (
+    asset_submission,
+    asset_token,
+    form_submit,
+    rate_limited,
+    record_download,
+)
+from tracking.lead_forms import LeadCaptureForm, _localized
+from tracking.models import Form
+from tracking.views import _client_ip
+
+
+def _form_or_404(key: str) -> Form:
+    return get_object_or_404(Form.objects.prefetch_related("fields"), key=key, is_active=True)
+
+
+# Forms are posted from customers' sites (embedded) where Kizuki's CSRF cookie
+# cannot exist; the honeypot, the signed start time and the per-IP limit guard
+# them instead, and a submission changes no one's account.
+@csrf_exempt
+@xframe_options_exempt
+def form_page(request: HttpRequest, key: str) -> HttpResponse:
+    lead_form = _form_or_404(key)
+    embedded = request.GET.get("embed") == "1" or request.POST.get("embed") == "1"
+    template = "tracking/form_fragment.html" if embedded else "tracking/form_page.html"
+    context = {
+        "lead_form": lead_form,
+        "title": _localized(lead_form, "title") or lead_form.name,
+        "intro": _localized(lead_form, "intro"),
+        "submit_label": _localized(lead_form, "submit_label"),
+        "site_key": request.GET.get("s") or request.POST.get("s", ""),
+        "visitor": request.GET.get("v") or request.POST.get("v", ""),
+        "page_url": request.GET.get("u") or request.POST.get("u", ""),
+        "embedded": embedded,
+    }
+    if request.method == "POST":
+        capture = LeadCaptureForm(request.POST, lead_form=lead_form)
+        if rate_limited(_client_ip(request)):
+            capture.add_error(None, _("Too many submissions from your network. Try again later."))
+        elif capture.is_valid():
+            try:
+                submission = form_submit(
+                    form=lead_form,
+                    data=capture.lead_data(),
+                    consented=bool(capture.cleaned_data.get("consent")),
+                    consent_text=capture.consent_text(),
+                    site_key=context["site_key"],
+                    anon_id=context["visitor"],
+                    ip=_client_ip(request),
+                    url=context["page_url"] or request.META.get("HTTP_REFERER", ""),
+                )
+            except ValidationError as exc:
+                for field, messages in exc.message_dict.items():
+                    target = field if field in capture.fields else None
+                    for message in messages:
+                        capture.add_error(target, message)
+            else:
+                if lead_form.redirect_url and not embedded:
+                    return redirect(lead_form.redirect_url)
+                context.update(
+                    thanks=_localized(lead_form, "thanks"),
+                    asset_url=(
+                        request.build_absolute_uri(
+                            f"/f/{lead_form.key}/asset/{asset_token(submission)}/"
+                        )
+                        if lead_form.asset
+                        else ""
+                    ),
+                    redirect_url=lead_form.redirect_url,
+                )
+                return render(request, template, context)
+        status = 400 if capture.errors else 200
+        return render(request, template, {**context, "form": capture}, status=status)
+    return render(request, template, {**context, "form": LeadCaptureForm(lead_form=lead_form)})
+
+
+def form_asset(request: HttpRequest, key: str, token: str) -> HttpResponse:
+    lead_form = _form_or_404(key)
+    submission = asset_submission(token, lead_form)
+    if submission is None or not lead_form.asset:
+        raise Http404(_("This download link is not valid or has expired."))
+    record_download(submission, request.build_absolute_uri())
+    name = lead_form.asset.name.rsplit("/", 1)[-1]
+    return FileResponse(lead_form.asset.open("rb"), as_attachment=True, filename=name)
