@@ -130,8 +130,7 @@ def test_per_ip_rate_limit(client, lead_form, redis_client, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_gated_asset_link_works_until_it_expires_and_records_a_download(client, lead_form,
-                                                                        settings, tmp_path):  # fmt: skip
+def test_gated_asset_link_expires_and_records_a_download(client, lead_form, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     lead_form.asset.save("whitepaper.pdf", ContentFile(b"%PDF-1.4 whitepaper"))
     lead_form.min_fill_seconds = 0
