@@ -28,10 +28,31 @@ def _form_or_404(key: str) -> Form:
 # Forms are posted from customers' sites (embedded) where Kizuki's CSRF cookie
 # cannot exist; the honeypot, the signed start time and the per-IP limit guard
 # them instead, and a submission changes no one's account.
+def _allow_site_origin(response: HttpResponse, request: HttpRequest, lead_form: Form):
+    """Embedded forms are fetched from customers' pages: allow their origins."""
+    from urllib.parse import urlsplit
+
+    from tracking.intake import origin_allowed
+    from tracking.models import Site
+
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin:
+        host = urlsplit(origin).hostname or ""
+        sites = [lead_form.site] if lead_form.site else Site.objects.filter(is_active=True)
+        if any(origin_allowed(site, host) for site in sites):
+            response["Access-Control-Allow-Origin"] = origin
+            response["Vary"] = "Origin"
+    return response
+
+
 @csrf_exempt
 @xframe_options_exempt
 def form_page(request: HttpRequest, key: str) -> HttpResponse:
     lead_form = _form_or_404(key)
+    return _allow_site_origin(_form_page(request, lead_form), request, lead_form)
+
+
+def _form_page(request: HttpRequest, lead_form: Form) -> HttpResponse:
     embedded = request.GET.get("embed") == "1" or request.POST.get("embed") == "1"
     template = "tracking/form_fragment.html" if embedded else "tracking/form_page.html"
     context = {

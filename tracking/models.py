@@ -244,3 +244,108 @@ class FormSubmission(models.Model):
         verbose_name = _("form submission")
         verbose_name_plural = _("form submissions")
         indexes = [models.Index(fields=["lead", "-submitted_at"], name="tracking_formsub_lead")]
+
+
+class Popup(models.Model):
+    """A rule-based popup (seed 002): e.g. 3+ visits in 5 days → document request;
+    FAQ and pricing pages each viewed twice → webinar invitation."""
+
+    class Audience(models.TextChoices):
+        ANYONE = "anyone", _("Anyone")
+        ANONYMOUS = "anonymous", _("Anonymous visitors only")
+        KNOWN = "known", _("Known leads only")
+
+    name = models.CharField(_("name"), max_length=200)
+    site = models.ForeignKey(
+        Site, verbose_name=_("site"), null=True, blank=True, on_delete=models.CASCADE,
+        help_text=_("Empty: every site."),
+    )  # fmt: skip
+    is_active = models.BooleanField(_("active"), default=True)
+    priority = models.IntegerField(_("priority"), default=0, help_text=_("Higher wins."))
+    audience = models.CharField(
+        _("audience"), max_length=10, choices=Audience.choices, default=Audience.ANYONE
+    )
+    min_visits = models.PositiveIntegerField(_("at least this many visits"), default=0)
+    page_patterns = ArrayField(
+        models.CharField(max_length=200),
+        verbose_name=_("pages (URL contains)"),
+        default=list,
+        blank=True,
+        help_text=_("Each of these pages must have been viewed the number of times below."),
+    )
+    page_views_each = models.PositiveIntegerField(_("views of each page"), default=1)
+    within_days = models.PositiveIntegerField(_("within days"), default=5)
+    segment = models.ForeignKey(
+        "leads.Segment", verbose_name=_("known leads in segment"), null=True, blank=True,
+        on_delete=models.SET_NULL,
+    )  # fmt: skip
+    form = models.ForeignKey(
+        Form, verbose_name=_("form to show"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    title_ja = models.CharField(_("title (Japanese)"), max_length=200, blank=True, default="")
+    title_en = models.CharField(_("title (English)"), max_length=200, blank=True, default="")
+    body_ja = models.TextField(_("text (Japanese)"), blank=True, default="")
+    body_en = models.TextField(_("text (English)"), blank=True, default="")
+    cta_label_ja = models.CharField(_("button (Japanese)"), max_length=60, blank=True, default="")
+    cta_label_en = models.CharField(_("button (English)"), max_length=60, blank=True, default="")
+    cta_url = models.URLField(_("button link"), blank=True, default="")
+    snooze_days = models.PositiveIntegerField(_("not again for days after closing"), default=7)
+
+    class Meta:
+        verbose_name = _("popup")
+        verbose_name_plural = _("popups")
+        ordering = ["-priority", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PopupState(models.Model):
+    """What a browser did with a popup: shown, closed (snoozed), converted."""
+
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="popup_states")
+    popup = models.ForeignKey(Popup, on_delete=models.CASCADE, related_name="states")
+    shown_at = models.DateTimeField(null=True, blank=True)
+    shown_count = models.PositiveIntegerField(default=0)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    converted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["visitor", "popup"], name="tracking_popupstate_unique"),
+        ]
+
+
+class Slot(models.Model):
+    """A personalized element on a page: ``<div data-kizuki-slot="NAME">``."""
+
+    name = models.SlugField(_("name"), max_length=60, unique=True)
+    description = models.CharField(_("description"), max_length=200, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("personalized slot")
+        verbose_name_plural = _("personalized slots")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SlotVariant(models.Model):
+    class Rule(models.TextChoices):
+        FIRST_VISIT = "first_visit", _("First visit")
+        RETURNING = "returning", _("Returning visitor")
+        KNOWN = "known", _("Known lead")
+        SEGMENT = "segment", _("Known lead in segment")
+        DEFAULT = "default", _("Everyone else")
+
+    slot = models.ForeignKey(Slot, on_delete=models.CASCADE, related_name="variants")
+    rule = models.CharField(_("shown to"), max_length=20, choices=Rule.choices)
+    segment = models.ForeignKey("leads.Segment", null=True, blank=True, on_delete=models.SET_NULL)
+    html_ja = models.TextField(_("content (Japanese, HTML)"))
+    html_en = models.TextField(_("content (English, HTML)"), blank=True, default="")
+    position = models.PositiveIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("slot variant")
+        verbose_name_plural = _("slot variants")
+        ordering = ["position", "id"]

@@ -2,12 +2,15 @@
 
 from django.urls import path
 
-from tracking import form_views, snippet, views
+from tracking import form_views, personalization_views, snippet, views
 
 urlpatterns = [
     path("t.js", snippet.snippet_js, name="tracking-snippet"),
     path("t/collect", views.collect, name="tracking-collect"),
     path("t/px.gif", views.pixel, name="tracking-pixel"),
+    path("t/x.js", snippet.extras_js, name="tracking-extras"),
+    path("t/decide", personalization_views.decide, name="tracking-decide"),
+    path("t/popup", personalization_views.popup_action, name="tracking-popup"),
     path("f/<slug:key>/", form_views.form_page, name="tracking-form"),
     path("f/<slug:key>/asset/<str:token>/", form_views.form_asset, name="tracking-form-asset"),
 ]

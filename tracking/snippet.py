@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from tracking.models import Site
 
 SOURCE = Path(__file__).resolve().parent / "static_src" / "kizuki.js"
+EXTRAS = Path(__file__).resolve().parent / "static_src" / "extras.js"
 CACHE_SECONDS = 3600
 
 
@@ -49,6 +50,19 @@ def snippet_js(request: HttpRequest) -> HttpResponse:
     respect = Site.objects.filter(key=request.GET.get("s", ""), respect_do_not_track=True).exists()
     body = render_snippet(endpoint_for(request), respect_dnt=respect)
     response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@lru_cache(maxsize=1)
+def _extras() -> str:
+    return EXTRAS.read_text(encoding="utf-8")
+
+
+def extras_js(request: HttpRequest) -> HttpResponse:
+    """GET /t/x.js: embedded forms, popups and personalized slots (loaded by t.js)."""
+    response = HttpResponse(_extras(), content_type="application/javascript; charset=utf-8")
     response["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
     response["Access-Control-Allow-Origin"] = "*"
     return response

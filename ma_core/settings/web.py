@@ -103,7 +103,6 @@ if not IS_PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 if IS_PRODUCTION:
     SESSION_COOKIE_SECURE = True

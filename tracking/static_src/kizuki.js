@@ -68,5 +68,6 @@
     w.__kizuki = { site: site, visitor: visitor, endpoint: endpoint, send: send, event: event, pageView: pageView };
     pageView();
     if (w.__kizukiReady) { try { w.__kizukiReady(w.__kizuki); } catch (e) {} }
+    var x = d.createElement("script"); x.async = true; x.src = endpoint + "/t/x.js"; (d.head || d.documentElement).appendChild(x);
   } catch (e) {}
 })(window, document);
