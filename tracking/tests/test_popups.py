@@ -73,6 +73,8 @@ def test_pages_each_viewed_twice_and_conversion_ends_it(client, site):
 
 @pytest.mark.django_db
 def test_decide_refuses_unknown_sites_and_origins(client, site):
-    response = client.generic("POST", "/t/decide", json.dumps({"site": site.key, "visitor": "v"}),
-                              content_type="text/plain", HTTP_ORIGIN="https://evil.example")  # fmt: skip
+    body = json.dumps({"site": site.key, "visitor": "v"})
+    response = client.generic(
+        "POST", "/t/decide", body, content_type="text/plain", HTTP_ORIGIN="https://evil.example"
+    )
     assert response.status_code == 403
