@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-BENCHMARKS = ["bench.b0_web"]
+BENCHMARKS = ["bench.b0_web", "bench.b1_collect", "bench.b2_writer"]
 
 
 def main(argv: list[str]) -> int:
@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
 
     figures = []
     for name in BENCHMARKS:
-        figures.extend(importlib.import_module(name).run(SIZES[args.size]))
+        figures.extend(importlib.import_module(name).run({**SIZES[args.size], "name": args.size}))
     path = write_results(args.size, figures, args.out, None if args.no_docs else args.docs)
     for f in figures:
         print(

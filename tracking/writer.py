@@ -16,6 +16,7 @@ set-based, never per lead.
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import json
 import logging
@@ -52,8 +53,15 @@ def absence_days() -> int:
 
 
 def redis_client() -> redis.Redis:
+    return _client_for(settings.REDIS_URL)
+
+
+@functools.lru_cache(maxsize=4)
+def _client_for(url: str) -> redis.Redis:
+    # One pooled client per process and URL: /t/collect must not open a TCP
+    # connection per hit.
     return redis.Redis.from_url(
-        settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=5, decode_responses=True
+        url, socket_connect_timeout=1, socket_timeout=5, decode_responses=True
     )
 
 
@@ -278,6 +286,7 @@ def _assign_visits(visitors: dict) -> list[dict]:
     extended: dict[int, dict] = {}
     absence = datetime.timedelta(days=absence_days())
     for visitor in by_id.values():
+        visitor.new_visit_count = 0
         current = open_visits.get(visitor.id)
         current_visit: dict | None = None
         if current is not None:
@@ -302,6 +311,7 @@ def _assign_visits(visitors: dict) -> list[dict]:
                     "device": device_type(event.get("ua", "")),
                 }
                 new_visits.append(current_visit)
+                visitor.new_visit_count += 1
                 if previous is not None and event["occurred_at"] - previous >= absence:
                     event["_visit"] = current_visit
                     extra.append(_absence_event(event, (event["occurred_at"] - previous).days))
@@ -313,7 +323,6 @@ def _assign_visits(visitors: dict) -> list[dict]:
             event["_visit"] = current_visit
             if current_visit["id"] is not None:
                 extended[current_visit["id"]] = current_visit
-        visitor.new_visit_count = sum(1 for v in new_visits if v["visitor_id"] == visitor.id)
         visitor.page_views = sum(1 for e in visitor.events if e["type"] == EventType.PAGE_VIEW)
         visitor.last = visitor.events[-1]["occurred_at"] if visitor.events else None
 
