@@ -91,7 +91,7 @@ class LeadInput(serializers.Serializer):
 def _filter_leads(queryset, params):
     """?email= &tag= &stage= &owner= &rank= &company= &list= &segment= &q= &updated_since="""
     if email := params.get("email"):
-        queryset = queryset.filter(email__iexact=email.strip())
+        queryset = queryset.filter(email__lower=email.strip().lower())
     for tag in params.getlist("tag"):
         queryset = queryset.filter(lead_tags__tag__name=tag)
     if stage := params.get("stage"):
@@ -186,7 +186,7 @@ class LeadViewSet(
             with transaction.atomic():
                 new_email = services.check_lead_data({"email": data["email"]})["email"]
                 if new_email != lead.email:
-                    if Lead.objects.filter(email__iexact=new_email).exclude(pk=lead.pk).exists():
+                    if Lead.objects.filter(email__lower=new_email).exclude(pk=lead.pk).exists():
                         raise DjangoValidationError(
                             {"email": [_("Another lead already has this email address.")]}
                         )

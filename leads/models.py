@@ -15,6 +15,10 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.prefectures import PREFECTURE_CHOICES
 
+# ``email__lower=…`` compiles to LOWER("email") = …, which the case-insensitive
+# unique index serves (``email__iexact`` compiles to UPPER() and scans).
+models.EmailField.register_lookup(Lower)
+
 
 class Stage(models.TextChoices):
     AWARENESS = "awareness", _("Awareness (認知)")
@@ -127,6 +131,13 @@ class Lead(models.Model):
         ]
         indexes = [
             GinIndex(fields=["custom"], name="leads_lead_custom_gin"),
+            # Name and company search ("contains", Japanese included) at 1M leads.
+            GinIndex(
+                fields=["company_name"], name="leads_lead_company_trgm", opclasses=["gin_trgm_ops"]
+            ),
+            GinIndex(
+                fields=["last_name"], name="leads_lead_last_name_trgm", opclasses=["gin_trgm_ops"]
+            ),
             models.Index(fields=["owner", "-id"], name="leads_lead_owner"),
             models.Index(fields=["stage", "-id"], name="leads_lead_stage"),
             models.Index(fields=["rank", "-score"], name="leads_lead_rank_score"),
@@ -197,8 +208,11 @@ class Tag(models.Model):
 
 
 class LeadTag(models.Model):
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="lead_tags")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="lead_tags")
+    # The unique (lead, tag) and the (tag, lead) indexes serve both directions.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="lead_tags", db_index=False
+    )
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="lead_tags", db_index=False)
     added_at = models.DateTimeField(_("added at"), default=timezone.now)
     added_by_kind = models.CharField(max_length=20, choices=ActorKind.choices)
     added_by = models.ForeignKey(
@@ -266,7 +280,10 @@ class ActivityChoice(models.Model):
 class Activity(models.Model):
     """A sales activity (活動履歴). Append-only: corrections are audited."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    # (lead, -occurred_at) below serves lookups by lead; no second index.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="activities", db_index=False
+    )
     occurred_at = models.DateTimeField(_("date"))
     type = models.CharField(_("type"), max_length=40)
     content = models.TextField(_("content"), blank=True, default="")

@@ -165,7 +165,7 @@ def lead_upsert(
     cleaned = check_lead_data(data)
     email = cleaned.pop("email")
     custom = cleaned.pop("custom", None)
-    lead = Lead.objects.select_for_update().filter(email__iexact=email).first()
+    lead = Lead.objects.select_for_update().filter(email__lower=email).first()
     if lead is not None and on_existing == "skip":
         return lead, "skipped"
     created = lead is None

@@ -30,6 +30,10 @@ DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["CONN_MAX_AGE"] = 0 if mode() == "test" else 60
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# Segment searches are many small correlated subqueries whose cost estimates
+# wake PostgreSQL's JIT, which then spends 100–200 ms compiling what runs in
+# tens of milliseconds. Kizuki's queries are OLTP-sized: keep JIT off.
+DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
 
 CACHES = {
     "default": {
