@@ -19,6 +19,11 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 1.0,
         "options": {"expires": 5},
     },
+    # Entries leave the 90-day window every night: recompute every score.
+    "scoring-daily-rescore": {
+        "task": "scoring.tasks.daily_rescore",
+        "schedule": crontab(hour=4, minute=5),
+    },
     "tracking-maintain-partitions": {
         "task": "tracking.tasks.maintain_partitions",
         "schedule": crontab(hour=3, minute=17),

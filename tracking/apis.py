@@ -63,7 +63,7 @@ class EventInput(serializers.Serializer):
                 email = normalize_email(attrs["email"])
             except DjangoValidationError as exc:
                 raise serializers.ValidationError({"email": exc.messages}) from exc
-            lead = Lead.objects.filter(email__iexact=email).first()
+            lead = Lead.objects.filter(email__lower=email).first()
         else:
             lead = Lead.objects.filter(pk=attrs["lead"]).first()
         if lead is None:
@@ -162,7 +162,7 @@ class IdentifyView(APIView):
             email = normalize_email(data.validated_data["email"])
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"email": exc.messages}) from exc
-        lead = Lead.objects.filter(email__iexact=email).first()
+        lead = Lead.objects.filter(email__lower=email).first()
         if lead is None:
             raise serializers.ValidationError({"email": [_("There is no such lead.")]})
         visitor, _created = Visitor.objects.get_or_create(

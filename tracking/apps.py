@@ -7,4 +7,6 @@ class TrackingConfig(AppConfig):
     verbose_name = _("Tracking")
 
     def ready(self) -> None:
-        from tracking import receivers  # noqa: F401 - connects the signal receivers
+        from tracking import receivers, search_blocks, timeline  # noqa: F401 - registers
+
+        timeline.register()

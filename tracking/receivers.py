@@ -1,8 +1,10 @@
 """How tracking reacts to leads' signals."""
 
 from django.db import connection
+from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from leads.models import Lead
 from leads.signals import lead_merging
 from tracking.models import FormSubmission, Identification, Visit, Visitor
 
@@ -21,3 +23,11 @@ def move_behaviour_to_survivor(sender, survivor_id: int, merged_id: int, moved: 
     moved["form_submissions"] = FormSubmission.objects.filter(lead_id=merged_id).update(
         lead_id=survivor_id
     )
+
+
+@receiver(post_delete, sender=Lead, dispatch_uid="tracking-lead-deleted")
+def forget_deleted_lead(sender, instance: Lead, **kwargs) -> None:
+    """A deleted lead's behaviour goes with it (the event table has no foreign
+    key, so nothing else would remove it)."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM tracking_event WHERE lead_id = %s", [instance.pk])

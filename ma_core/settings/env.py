@@ -57,6 +57,7 @@ VARIABLES: dict[str, Variable] = {
         Variable("LOG_LEVEL", "default INFO"),
         Variable("EVENT_RETENTION_MONTHS", "months of web events kept (default 25)"),
         Variable("ABSENCE_DAYS", "days away that make a visit a return (default 60)"),
+        Variable("SCORE_WINDOW_DAYS", "initial rolling window of the score (default 90)"),
         Variable("TRUNCATE_IP", "store visitors' IPs truncated to /24 or /48 (default true)"),
     ]
 }
