@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from leads.segments import BlockKind, CompileContext, count_condition, register_block
 from leads.segments import params as p
-from leads.segments.counting import COUNT_OPERATORS
+from leads.segments.counting import COUNT_OPERATORS, clean_count_params
 from leads.segments.presets import register_preset
 from tracking.models import Event, EventType, Form, Visit
 
@@ -26,21 +26,6 @@ def _window(rows, params: dict, context: CompileContext):
         since = context.now - datetime.timedelta(days=params["within_days"])
         rows = rows.filter(occurred_at__gte=since, occurred_at__lte=context.now)
     return rows
-
-
-def _clean_count_block(params: dict, extra: tuple[str, ...] = ()) -> dict:
-    p.reject_unknown(params, ("op", "value", "within_days", *extra))
-    op = p.clean_op(params, COUNT_OPERATORS)
-    p.require(params, "value")
-    value = (
-        p.clean_pair(params["value"], p.clean_count)
-        if op == "between"
-        else p.clean_count(params["value"])
-    )
-    cleaned: dict = {"op": op, "value": value}
-    if params.get("within_days") not in (None, ""):
-        cleaned["within_days"] = p.clean_days(params["within_days"])
-    return cleaned
 
 
 def _days_phrase(params: dict) -> str:
@@ -57,7 +42,7 @@ class PageViewsBlock(BlockKind):
     label = gettext_lazy("Page views")
 
     def validate(self, params: dict) -> dict:
-        cleaned = _clean_count_block(params, ("url",))
+        cleaned = clean_count_params(params, ("url",))
         if params.get("url") not in (None, ""):
             cleaned["url"] = p.clean_text(params["url"], "url", max_length=500)
         return cleaned
@@ -154,7 +139,7 @@ class FormSubmissionsBlock(BlockKind):
     label = gettext_lazy("Form submissions")
 
     def validate(self, params: dict) -> dict:
-        cleaned = _clean_count_block(params, ("form",))
+        cleaned = clean_count_params(params, ("form",))
         if params.get("form") not in (None, ""):
             key = str(params["form"])
             form = Form.objects.filter(Q(key=key) | Q(pk=int(key) if key.isdigit() else None))

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from leads.models import Activity, ActivityChoice
 from leads.segments import params as p
-from leads.segments.counting import COUNT_OPERATORS, count_condition
+from leads.segments.counting import COUNT_OPERATORS, clean_count_params, count_condition
 from leads.segments.registry import BlockKind, CompileContext, register_block
 
 FILTERS = {
@@ -68,17 +68,7 @@ class ActivitiesBlock(BlockKind):
     label = gettext_lazy("Activities (活動履歴)")
 
     def validate(self, params: dict) -> dict:
-        p.reject_unknown(params, ("op", "value", "within_days", *FILTERS))
-        op = p.clean_op(params, COUNT_OPERATORS)
-        p.require(params, "value")
-        value = (
-            p.clean_pair(params["value"], p.clean_count)
-            if op == "between"
-            else p.clean_count(params["value"])
-        )
-        cleaned: dict = {"op": op, "value": value}
-        if params.get("within_days") not in (None, ""):
-            cleaned["within_days"] = p.clean_days(params["within_days"])
+        cleaned = clean_count_params(params, tuple(FILTERS))
         for name in FILTERS:
             codes = _clean_codes(params, name)
             if codes is not None:

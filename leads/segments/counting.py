@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, Q, QuerySet
 
+from leads.segments import params as p
 from leads.segments.params import EVERY_LEAD, NO_LEAD
 
 COUNT_OPERATORS = ("=", "!=", ">", ">=", "<", "<=", "between")
@@ -51,3 +52,21 @@ def count_condition(rows: QuerySet, op: str, value: int | list[int]) -> Q:
     if op == "!=":
         return ~exactly
     raise ValueError(op)
+
+
+def clean_count_params(params: dict, extra: tuple[str, ...] = ()) -> dict:
+    """Validate the common part of a count block: op, value (a pair for
+    "between") and an optional within_days; ``extra`` names the kind's own
+    parameters, which the kind cleans itself."""
+    p.reject_unknown(params, ("op", "value", "within_days", *extra))
+    op = p.clean_op(params, COUNT_OPERATORS)
+    p.require(params, "value")
+    value = (
+        p.clean_pair(params["value"], p.clean_count)
+        if op == "between"
+        else p.clean_count(params["value"])
+    )
+    cleaned: dict = {"op": op, "value": value}
+    if params.get("within_days") not in (None, ""):
+        cleaned["within_days"] = p.clean_days(params["within_days"])
+    return cleaned
