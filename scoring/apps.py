@@ -7,4 +7,6 @@ class ScoringConfig(AppConfig):
     verbose_name = _("Scoring")
 
     def ready(self) -> None:
-        from scoring import receivers  # noqa: F401 - connects the signal receivers
+        from scoring import receivers, timeline  # noqa: F401 - connects the signal receivers
+
+        timeline.register()

@@ -180,3 +180,18 @@ def test_explanation_parts_add_up_to_the_score(lead):
     by_rule = {r["name"]: r for r in explained["behaviour"]["rules"]}
     assert by_rule["閲覧"]["points"] == 15 and by_rule["閲覧"]["capped_days"] == 1
     assert by_rule["フォーム"]["leaves_window"][0]["leaves_at"].startswith("2027-02-")
+
+
+@pytest.mark.django_db
+@time_machine.travel(NOW, tick=False)
+def test_rank_changes_appear_on_the_lead_timeline(lead):
+    from django.utils import translation
+
+    from leads.timeline import lead_timeline
+
+    ScoreRule.objects.create(name="閲覧", event_type="page_view", points=50)
+    page_views(lead, days(1), days(2))
+    score_after_events([lead.pk])
+    with translation.override("en"):
+        entries = [e for e in lead_timeline(lead.pk).entries if e.kind == "rank_changed"]
+    assert [e.title for e in entries] == ["Rank COLD → HOT (score 100)"]
