@@ -39,6 +39,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from leads import selectors, services, timeline
+from leads.exports import export_selected_leads
 from leads.models import (
     Activity,
     ActivityChoice,
@@ -422,6 +423,7 @@ class LeadAdmin(admin.ModelAdmin):
         "remove_from_list",
         "set_owner",
         "merge_leads",
+        export_selected_leads,
     )
     readonly_fields = (
         "company_link",
@@ -1209,13 +1211,28 @@ class StaticListForm(forms.ModelForm):
 @admin.register(StaticList)
 class StaticListAdmin(admin.ModelAdmin):
     form = StaticListForm
+
+    @admin.display(description=_("CSV"))
+    def export_link(self, static_list: StaticList) -> str:
+        if not static_list.pk:
+            return "—"
+        url = reverse("admin:leads_importjob_export_list", args=[static_list.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Export the members to CSV"))
+
     list_display = ("name", "source_segment", "snapshot_at", "created_by", "created_at")
     list_select_related = ("source_segment", "created_by")
     search_fields = ("name",)
     inlines = (ListMembershipInline,)
-    readonly_fields = ("member_count", "source_segment", "snapshot_at", "created_by", "created_at")
+    readonly_fields = (
+        "member_count",
+        "export_link",
+        "source_segment",
+        "snapshot_at",
+        "created_by",
+        "created_at",
+    )
     fieldsets = (
-        (None, {"fields": ("name", "description", "member_count")}),
+        (None, {"fields": ("name", "description", "member_count", "export_link")}),
         (_("Members"), {"fields": ("add_emails", "remove_emails")}),
         (_("Origin"), {"fields": ("source_segment", "snapshot_at", "created_by", "created_at")}),
     )

@@ -139,6 +139,7 @@ class SegmentAdmin(admin.ModelAdmin):
         "readable_blocks",
         "match_count",
         "match_preview",
+        "export_link",
         "is_preset",
         "created_by",
         "created_at",
@@ -153,13 +154,18 @@ class SegmentAdmin(admin.ModelAdmin):
             editing,
             (
                 _("Saved search"),
-                {"fields": ("readable_blocks", "match_count", "match_preview")},
+                {"fields": ("readable_blocks", "match_count", "match_preview", "export_link")},
             ),
             (
                 _("History"),
                 {"fields": ("is_preset", "created_by", "created_at", "updated_at")},
             ),
         ]
+
+    @admin.display(description=_("CSV"))
+    def export_link(self, obj: Segment) -> str:
+        url = reverse("admin:leads_importjob_export_segment", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Export the members to CSV"))
 
     def save_model(self, request: HttpRequest, obj: Segment, form, change: bool) -> None:
         if not change and obj.created_by_id is None:

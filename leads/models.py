@@ -400,6 +400,9 @@ class Segment(models.Model):
     )
     blocks = models.JSONField(_("blocks"), default=dict)
     is_preset = models.BooleanField(_("preset"), default=False)
+    # The key an app registered the preset under: stable when names are
+    # translated or edited (see leads.segments.presets).
+    preset_key = models.CharField(max_length=60, blank=True, default="", editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -410,6 +413,11 @@ class Segment(models.Model):
         verbose_name = _("segment")
         verbose_name_plural = _("segments")
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["preset_key"], condition=~Q(preset_key=""), name="leads_segment_preset"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

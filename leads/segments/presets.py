@@ -50,8 +50,8 @@ def registered_presets() -> list[Preset]:
 def install_presets() -> list[Segment]:
     """Create or update a ``Segment(is_preset=True)`` per registered preset.
 
-    Idempotent. Presets are matched by name in the site language, so they
-    are stored once whatever language the caller speaks. A preset whose
+    Idempotent. Presets are matched by their key, so a translated or edited
+    name never makes a second copy. A preset whose
     block kinds are not all registered yet is left for a later run; a
     marketer's own segment with the same name is never overwritten.
     """
@@ -70,18 +70,25 @@ def install_presets() -> list[Segment]:
             except ValidationError as exc:
                 logger.warning("preset %s is not valid: %s", preset.key, exc.messages)
                 continue
-            existing = Segment.objects.filter(name=name).first()
-            if existing is not None and not existing.is_preset:
-                logger.warning("preset %s: a segment named %r exists; left as is", preset.key, name)
-                continue
-            segment, _created = Segment.objects.update_or_create(
-                name=name,
-                defaults={
-                    "expression": preset.expression,
-                    "blocks": cleaned,
-                    "description": description,
-                    "is_preset": True,
-                },
-            )
+            segment = Segment.objects.filter(preset_key=preset.key).first()
+            if segment is None:
+                taken = Segment.objects.filter(name=name).first()
+                if taken is not None and not (taken.is_preset and not taken.preset_key):
+                    logger.warning(
+                        "preset %s: a segment named %r exists; left as is", preset.key, name
+                    )
+                    continue
+                # An older install made before presets had keys is adopted.
+                segment = taken or Segment(name=name)
+            else:
+                # The name follows the site language unless a marketer renamed it.
+                if not Segment.objects.filter(name=name).exclude(pk=segment.pk).exists():
+                    segment.name = name
+            segment.preset_key = preset.key
+            segment.expression = preset.expression
+            segment.blocks = cleaned
+            segment.description = description
+            segment.is_preset = True
+            segment.save()
             installed.append(segment)
     return installed

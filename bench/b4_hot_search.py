@@ -1,0 +1,76 @@
+"""B4: the seed-004 HOT search (page views ≥ 15 in 30 days AND form ≥ 1 AND NOT
+any activity, plus has email, not a competitor, nurture target), counted.
+
+Figure: Kizuki's compiled segment count (warm: median of runs after the first).
+Baseline: a hand-written EXISTS / anti-join query for the same search, same run.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.db import connection
+
+from bench.dataset import generate
+from bench.harness import Figure
+
+SIZES = {"tiny": (2_000, 40_000), "medium": (100_000, 2_000_000), "full": (1_000_000, 10_000_000)}
+
+HAND_WRITTEN = """
+SELECT count(*) FROM leads_lead l
+WHERE l.email <> '' AND NOT l.is_competitor AND l.is_nurture_target
+  AND EXISTS (SELECT 1 FROM tracking_event e WHERE e.lead_id = l.id AND e.type = 'page_view'
+              AND e.occurred_at >= now() - interval '30 days' OFFSET 14 LIMIT 1)
+  AND EXISTS (SELECT 1 FROM tracking_event e WHERE e.lead_id = l.id AND e.type = 'form_submit')
+  AND NOT EXISTS (SELECT 1 FROM leads_activity a WHERE a.lead_id = l.id)
+"""
+
+
+def _timed(fn, repeats: int) -> tuple[float, float, object]:
+    started = time.perf_counter()
+    result = fn()
+    first = time.perf_counter() - started
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    samples.sort()
+    return first, samples[len(samples) // 2], result
+
+
+def run(size: dict) -> list[Figure]:
+    from leads.models import Segment
+    from leads.segments import install_presets, segment_count
+
+    leads, events = SIZES[size["name"]]
+    generate(leads=leads, events=events)
+    install_presets()
+    preset = Segment.objects.get(is_preset=True, expression__startswith="1 AND 2 AND NOT 3")
+
+    def ours():
+        return segment_count(preset)
+
+    def hand():
+        with connection.cursor() as cursor:
+            cursor.execute(HAND_WRITTEN)
+            return cursor.fetchone()[0]
+
+    repeats = size["repeats"]
+    first_hand, warm_hand, hand_count = _timed(hand, repeats)
+    first_ours, warm_ours, our_count = _timed(ours, repeats)
+    if our_count != hand_count:
+        raise RuntimeError(f"HOT search disagrees: Kizuki {our_count}, hand-written {hand_count}")
+    return [
+        Figure(
+            bench_id="B4",
+            workload=f"seed-004 HOT search count over {leads} leads / {events} events "
+            f"({our_count} members; first run {first_ours * 1000:.0f} ms vs "
+            f"{first_hand * 1000:.0f} ms)",
+            figure="warm count, median",
+            unit="ms",
+            value=warm_ours * 1000,
+            baseline="hand-written EXISTS / anti-join SQL",
+            baseline_value=warm_hand * 1000,
+        )
+    ]
