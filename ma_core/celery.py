@@ -2,11 +2,39 @@
 
 import os
 
-from celery import Celery, bootsteps
+from celery import Celery, Task, bootsteps
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ma_core.settings")
 
-app = Celery("kizuki")
+
+class KizukiTask(Task):
+    """Sends each task with its own ``ignore_result``.
+
+    Celery's ``send_task`` only looks at an explicit ``ignore_result`` option;
+    without it every ``delay()`` subscribes to the result channel on the Redis
+    backend, which costs a round trip per call and, when that connection is
+    broken, blocks the caller while it reconnects. Fire-and-forget tasks (all
+    but a few) must never do either.
+    """
+
+    def apply_async(
+        self,
+        args=None,
+        kwargs=None,
+        task_id=None,
+        producer=None,
+        link=None,
+        link_error=None,
+        shadow=None,
+        **options,
+    ):
+        options.setdefault("ignore_result", self.ignore_result)
+        return super().apply_async(
+            args, kwargs, task_id, producer, link, link_error, shadow, **options
+        )
+
+
+app = Celery("kizuki", task_cls=KizukiTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 
