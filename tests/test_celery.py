@@ -51,7 +51,8 @@ def test_worker_reconnects_when_redis_comes_back(tmp_path, redis_client):
     # given a worker on its own real Redis, and a client of that Redis
     server = EmbeddedRedis(tmp_path)
     url = server.ensure_running()
-    client = Celery("kizuki-client", broker=url, backend=url)
+    # set_as_current=False: shared tasks elsewhere must keep using Kizuki's app.
+    client = Celery("kizuki-client", broker=url, backend=url, set_as_current=False)
     client.conf.task_default_queue = "default"
     worker = WorkerProcess("default")
     try:
