@@ -52,7 +52,7 @@ lock:
 # Translations: extract, then compile. The compiled .mo files are committed
 # so a fresh machine needs no gettext.
 messages: $(STAMP)
-	$(PY) manage.py makemessages -l ja -l en --ignore=.venv --ignore=var
+	$(PY) manage.py makemessages -l ja -l en --no-wrap --ignore=.venv --ignore=var --ignore=bench --ignore="*/tests/*" --ignore=tests
 	$(PY) manage.py compilemessages --ignore=.venv
 
 services-stop: $(STAMP)

@@ -17,6 +17,8 @@ from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from ma_core.launcher import _die_with_parent as die_with_parent
+
 BASE_DIR = Path(__file__).resolve().parent
 
 CHROMIUM_FLAGS = [
@@ -88,7 +90,9 @@ class WorkerProcess:
                 "--loglevel", "INFO",
             ],
             env=env, cwd=BASE_DIR, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            # Its own process group (kill() takes the pool too), and SIGTERM if
+            # this test run dies, so no worker outlives the run.
+            preexec_fn=die_with_parent,
         )  # fmt: skip
         client = redis_lib.Redis.from_url(settings.REDIS_URL)
         deadline = time.monotonic() + ready_timeout
@@ -245,3 +249,14 @@ def sales_api(db) -> APIClient:
 @pytest.fixture
 def inside_api(db) -> APIClient:
     return api_client_for("Inside sales", "api-inside")
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Code called directly from a test speaks English, so tests can read its
+    messages; requests still get the visitor's language (Japanese by default)
+    from LocaleMiddleware, which is what the i18n and page tests check."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

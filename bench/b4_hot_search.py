@@ -46,7 +46,7 @@ def run(size: dict) -> list[Figure]:
     leads, events = SIZES[size["name"]]
     generate(leads=leads, events=events)
     install_presets()
-    preset = Segment.objects.get(is_preset=True, expression__startswith="1 AND 2 AND NOT 3")
+    preset = Segment.objects.get(preset_key="hot_leads")
 
     def ours():
         return segment_count(preset)

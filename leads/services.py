@@ -74,6 +74,24 @@ def company_match(*, email: str, company_name: str = "") -> Company | None:
 # -- leads --------------------------------------------------------------------
 
 
+def _stage_by_label() -> dict[str, str]:
+    """Stage codes by their labels in every shipped language (CSV files and
+    API clients write either), and by the label inside the parentheses (興味)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    labels: dict[str, str] = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            for value, label in Stage.choices:
+                labels[str(label)] = value
+    for value, label in Stage.choices:
+        text = str(label)
+        if "(" in text:
+            labels[text.split("(", 1)[1].rstrip(")").strip()] = value
+    return labels
+
+
 def _clean_builtin(data: dict) -> dict:
     cleaned, errors = {}, {}
     for name in LEAD_FIELDS:
@@ -89,8 +107,7 @@ def _clean_builtin(data: dict) -> dict:
                 errors[name] = [_("“%(value)s” is not a prefecture.") % {"value": data[name]}]
                 continue
         if name == "stage" and raw:
-            by_label = {str(label): value for value, label in Stage.choices}
-            raw = by_label.get(raw, raw)
+            raw = _stage_by_label().get(raw, raw)
         if raw is None and not field.null:
             raw = field.get_default()
         try:

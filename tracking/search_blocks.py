@@ -169,7 +169,7 @@ class FormSubmissionsBlock(BlockKind):
 #: activity yet, plus has email, not a competitor, nurture target.
 register_preset(
     "hot_leads",
-    gettext_lazy("HOT lead list (seed 004)"),
+    gettext_lazy("HOT lead list"),
     "1 AND 2 AND NOT 3 AND 4 AND 5 AND 6",
     {
         "1": {"kind": "page_views", "op": ">=", "value": 15, "within_days": 30},

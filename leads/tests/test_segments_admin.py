@@ -17,6 +17,12 @@ from leads.tests.factories import LeadFactory, UserFactory
 LOST = {"1": {"kind": "tag", "op": "has", "value": "失注"}}
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(settings):
+    # These tests read the admin's English messages; pages default to Japanese.
+    settings.LANGUAGE_CODE = "en"
+
+
 @pytest.fixture
 def marketer(db):
     user = UserFactory(username="marketer")
