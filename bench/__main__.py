@@ -22,6 +22,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=BASE_DIR / "bench" / "results")
     parser.add_argument("--docs", type=Path, default=BASE_DIR / "docs" / "benchmarks.md")
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
+    parser.add_argument(
+        "--only", default="", help="comma-separated module names, e.g. b4_hot_search"
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("KIZUKI_MODE", "test")
@@ -44,7 +47,10 @@ def main(argv: list[str]) -> int:
     from bench.harness import SIZES, write_results
 
     figures = []
+    wanted = {f"bench.{n.strip()}" for n in args.only.split(",") if n.strip()}
     for name in BENCHMARKS:
+        if wanted and name not in wanted:
+            continue
         figures.extend(importlib.import_module(name).run({**SIZES[args.size], "name": args.size}))
     path = write_results(args.size, figures, args.out, None if args.no_docs else args.docs)
     for f in figures:

@@ -10,6 +10,8 @@ while apps are loading.
 
 from __future__ import annotations
 
+import abc
+
 import datetime
 import json
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -48,7 +50,7 @@ class CompileContext:
         return self._cache[key]
 
 
-class BlockKind:
+class BlockKind(abc.ABC):
     """One kind of condition block. Subclass it and ``register_block`` an instance.
 
     ``validate`` gets the block without its ``"kind"`` and returns cleaned
@@ -69,11 +71,11 @@ class BlockKind:
     name: ClassVar[str] = ""
     label: ClassVar[str | Promise] = ""
 
-    def validate(self, params: dict) -> dict:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def validate(self, params: dict) -> dict: ...
 
-    def compile(self, params: dict, context: CompileContext) -> Q:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def compile(self, params: dict, context: CompileContext) -> Q: ...
 
     def describe(self, params: dict) -> str:
         """One line for people: "has tag “失注”". Parameters are cleaned."""
