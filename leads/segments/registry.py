@@ -11,7 +11,6 @@ while apps are loading.
 from __future__ import annotations
 
 import abc
-
 import datetime
 import json
 from typing import TYPE_CHECKING, Any, ClassVar
