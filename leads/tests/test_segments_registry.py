@@ -91,6 +91,9 @@ def test_an_error_without_a_parameter_is_keyed_by_the_block(db):
         def validate(self, params: dict) -> dict:
             raise ValidationError("Not today.")
 
+        def compile(self, params, context):  # never reached: validate refuses
+            raise AssertionError("compiled a block that did not validate")
+
     register_block(Picky())
     try:
         with pytest.raises(ValidationError) as info:
