@@ -442,7 +442,7 @@ class LeadAdmin(admin.ModelAdmin):
     # -- list --------------------------------------------------------------------------
 
     def get_queryset(self, request):
-        return selectors.lead_list()
+        return selectors.leads_visible_to(request.user, selectors.lead_list())
 
     @admin.display(description=_("name"))
     def display_name(self, lead: Lead) -> str:

@@ -157,7 +157,10 @@ class LeadViewSet(
     queryset = Lead.objects.all()
 
     def get_queryset(self):
-        return _filter_leads(leads_queryset(), self.request.query_params)
+        from leads.selectors import leads_visible_to
+
+        visible = leads_visible_to(self.request.user, leads_queryset())
+        return _filter_leads(visible, self.request.query_params)
 
     @extend_schema(request=LeadInput, responses={200: LeadOutput, 201: LeadOutput})
     def create(self, request: Request) -> Response:

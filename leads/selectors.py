@@ -72,6 +72,20 @@ class LeadListFilters:
     search: str = ""
 
 
+def leads_visible_to(user, queryset: QuerySet[Lead] | None = None) -> QuerySet[Lead]:
+    """The leads a user may see. A sales rep (who has no other role) sees the
+    leads they own; marketers, inside sales and admins see every lead."""
+    from ma_core.roles import SALES_REP
+
+    queryset = Lead.objects.all() if queryset is None else queryset
+    if user.is_superuser:
+        return queryset
+    roles = set(user.groups.values_list("name", flat=True))
+    if roles == {SALES_REP}:
+        return queryset.filter(owner=user)
+    return queryset
+
+
 def lead_list(filters: LeadListFilters | None = None) -> QuerySet[Lead]:
     """Leads newest first, each filter one indexed condition."""
     queryset = Lead.objects.select_related("owner", "company").order_by("-id")

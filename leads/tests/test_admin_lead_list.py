@@ -238,8 +238,10 @@ def test_a_sales_rep_sees_the_list_but_no_bulk_actions(client):
     rep = UserFactory(username="list-rep")
     rep.groups.add(Group.objects.get(name="Sales rep"))
     client.force_login(rep)
-    LeadFactory(email="visible@c.example.co.jp")
+    LeadFactory(email="visible@c.example.co.jp", owner=rep)
+    LeadFactory(email="someone-elses@c.example.co.jp")
     response = client.get(CHANGELIST)
+    # a rep sees the leads they own (DESIGN.md: "sees own leads")
     assert shown_emails(response) == {"visible@c.example.co.jp"}
     # the only bulk action a rep gets is the CSV export; nothing that writes
     actions = re.findall(

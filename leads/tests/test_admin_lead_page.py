@@ -422,7 +422,7 @@ def test_a_sales_rep_reads_the_page_but_cannot_change_tags(client, custom_fields
     rep = UserFactory(username="page-rep")
     rep.groups.add(Group.objects.get(name="Sales rep"))
     client.force_login(rep)
-    lead = LeadFactory(custom={"budget": 3000000, "products": ["MA", "SFA"]})
+    lead = LeadFactory(custom={"budget": 3000000, "products": ["MA", "SFA"]}, owner=rep)
     page = client.get(page_url(lead))
     assert page.status_code == 200
     html = page.content.decode()

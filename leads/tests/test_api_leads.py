@@ -219,3 +219,14 @@ def test_consents_and_suppressions(marketer_api):
         f"/api/v1/leads/{lead_id}/suppressions/{suppression['id']}/lift/", format="json"
     )
     assert lifted.status_code == 200 and lifted.json()["lifted_at"]
+
+
+def test_a_sales_rep_reads_only_their_own_leads(sales_api, marketer_api):
+    mine = Lead.objects.create(email="mine@x.co.jp", owner=sales_api.user)
+    Lead.objects.create(email="theirs@x.co.jp")
+    listed = sales_api.get("/api/v1/leads/").json()["results"]
+    assert [lead["email"] for lead in listed] == ["mine@x.co.jp"]
+    assert sales_api.get(f"/api/v1/leads/{mine.pk}/").status_code == 200
+    other = Lead.objects.get(email="theirs@x.co.jp")
+    assert sales_api.get(f"/api/v1/leads/{other.pk}/").status_code == 404
+    assert len(marketer_api.get("/api/v1/leads/").json()["results"]) == 2
