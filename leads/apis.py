@@ -32,6 +32,7 @@ from leads.models import (
     Suppression,
     Tag,
 )
+from leads.selectors import leads_visible_to
 from ma_core.api_pagination import CountedCursorPagination, IdCursorPagination
 from ma_core.api_permissions import ChangePermissions, RolePermissions
 
@@ -157,7 +158,6 @@ class LeadViewSet(
     queryset = Lead.objects.all()
 
     def get_queryset(self):
-        from leads.selectors import leads_visible_to
 
         visible = leads_visible_to(self.request.user, leads_queryset())
         return _filter_leads(visible, self.request.query_params)
@@ -277,7 +277,7 @@ class LeadActivityViewSet(viewsets.GenericViewSet):
     serializer_class = ActivityOutput
 
     def _lead(self) -> Lead:
-        return get_object_or_404(Lead, pk=self.kwargs["lead_pk"])
+        return get_object_or_404(leads_visible_to(self.request.user), pk=self.kwargs["lead_pk"])
 
     def list(self, request: Request, lead_pk=None) -> Response:
         queryset = Activity.objects.filter(lead=self._lead()).select_related("actor")
@@ -599,11 +599,11 @@ class LeadConsentViewSet(viewsets.GenericViewSet):
     pagination_class = None
 
     def list(self, request: Request, lead_pk=None) -> Response:
-        lead = get_object_or_404(Lead, pk=lead_pk)
+        lead = get_object_or_404(leads_visible_to(request.user), pk=lead_pk)
         return Response(ConsentSerializer(lead.consents.order_by("-obtained_at"), many=True).data)
 
     def create(self, request: Request, lead_pk=None) -> Response:
-        lead = get_object_or_404(Lead, pk=lead_pk)
+        lead = get_object_or_404(leads_visible_to(request.user), pk=lead_pk)
         data = ConsentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         consent = services.consent_record(lead=lead, by=request.user, **data.validated_data)
@@ -619,12 +619,12 @@ class LeadSuppressionViewSet(viewsets.GenericViewSet):
     pagination_class = None
 
     def list(self, request: Request, lead_pk=None) -> Response:
-        lead = get_object_or_404(Lead, pk=lead_pk)
+        lead = get_object_or_404(leads_visible_to(request.user), pk=lead_pk)
         rows = lead.suppressions.order_by("-created_at")
         return Response(SuppressionSerializer(rows, many=True).data)
 
     def create(self, request: Request, lead_pk=None) -> Response:
-        lead = get_object_or_404(Lead, pk=lead_pk)
+        lead = get_object_or_404(leads_visible_to(request.user), pk=lead_pk)
         data = SuppressionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         suppression = services.suppression_add(lead=lead, **data.validated_data)

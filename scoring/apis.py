@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leads.models import Lead, Tag
+from leads.selectors import leads_visible_to
 from leads.services import tags_ensure
 from ma_core.api_pagination import IdCursorPagination
 from ma_core.api_permissions import RolePermissions
@@ -212,4 +213,6 @@ class LeadScoreView(APIView):
     queryset = Lead.objects.all()
 
     def get(self, request: Request, lead_pk: int) -> Response:
-        return Response(lead_explanation(get_object_or_404(Lead, pk=lead_pk)))
+        return Response(
+            lead_explanation(get_object_or_404(leads_visible_to(request.user), pk=lead_pk))
+        )

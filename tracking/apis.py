@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from leads.emails import normalize_email
 from leads.models import Lead
+from leads.selectors import leads_visible_to
 from ma_core.api_pagination import IdCursorPagination
 from ma_core.api_permissions import RolePermissions
 from tracking import partitions, writer
@@ -217,6 +218,6 @@ class LeadEventsView(APIView):
     queryset = Event.objects.none()
 
     def get(self, request: Request, lead_pk: int) -> Response:
-        lead = get_object_or_404(Lead, pk=lead_pk)
+        lead = get_object_or_404(leads_visible_to(request.user), pk=lead_pk)
         events = Event.objects.filter(lead_id=lead.pk).order_by("-occurred_at")[:200]
         return Response(EventOutput(events, many=True).data)
