@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery, Task, bootsteps
+from celery import Celery, Task, bootsteps, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ma_core.settings")
 
@@ -73,3 +73,14 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
 
 
 app.steps["worker"].add(WorkerHeartbeat)
+
+
+@signals.beat_init.connect
+def _beat_started(sender=None, **kwargs) -> None:
+    """Beat says it is up at once; the scheduled heartbeat keeps it fresh."""
+    from ma_core.health import record_beat_heartbeat
+
+    try:
+        record_beat_heartbeat()
+    except Exception:  # health reporting must never stop beat
+        app.log.get_default_logger().warning("beat heartbeat not recorded")

@@ -101,6 +101,8 @@ def test_make_run_serves_admin_and_ctrl_c_leaves_nothing(tmp_path, browser):
             lambda: (h := healthz(port)) and h["status"] == "ok" and h, 60, "healthy", log
         )
         assert health["worker"]["status"] == "ok"
+        # beat reports itself as soon as it starts, not after its first 30 s tick
+        wait_for(lambda: (h := healthz(port)) and h["beat"]["status"] == "ok", 20, "beat", log)
 
         # a person logs in, in Japanese, with the printed credentials
         driver = browser("ja")
