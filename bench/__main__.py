@@ -13,7 +13,13 @@ import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-BENCHMARKS = ["bench.b0_web", "bench.b1_collect", "bench.b2_writer", "bench.b4_hot_search"]
+BENCHMARKS = [
+    "bench.b0_web",
+    "bench.b1_collect",
+    "bench.b2_writer",
+    "bench.b3_rescore",
+    "bench.b4_hot_search",
+]
 
 
 def main(argv: list[str]) -> int:

@@ -20,7 +20,7 @@ def test_tiny_bench_writes_figures_with_baselines(tmp_path):
     payload = json.loads(next(tmp_path.glob("bench-tiny-*.json")).read_text())
     assert payload["machine"]["cpu_count"] >= 1
     ids = {f["bench_id"] for f in payload["figures"]}
-    assert {"B0", "B1", "B2", "B4"} <= ids
+    assert {"B0", "B1", "B2", "B3", "B4"} <= ids
     for figure in payload["figures"]:
         assert figure["value"] > 0 and figure["baseline_value"] > 0
         assert figure["ratio"] == figure["value"] / figure["baseline_value"]

@@ -1,0 +1,105 @@
+"""B3: scoring over the event data.
+
+Figures: (1) a full 90-day rescore after a rule change — rebuild the ledger
+from events and recompute every lead's score and rank; (2) an incremental
+batch of 10,000 new events — ledger entries and scores of the leads they
+touch. Baselines, same run: one hand-written GROUP BY over the same window
+that only computes the sums (over all leads; over the touched leads).
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.db import connection
+
+from bench.b4_hot_search import SIZES
+from bench.dataset import generate
+from bench.harness import Figure
+
+INCREMENTAL_EVENTS = 10_000
+
+HAND_WRITTEN = """
+SELECT e.lead_id, SUM(r.points)
+FROM tracking_event e JOIN scoring_scorerule r ON r.event_type = e.type AND r.is_active
+WHERE e.lead_id IS NOT NULL AND e.occurred_at > now() - interval '90 days' {scope}
+GROUP BY e.lead_id
+"""
+
+
+def _seconds(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def _hand(scope: str = "", params=()) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(HAND_WRITTEN.format(scope=scope), list(params))
+        cursor.fetchall()
+
+
+def run(size: dict) -> list[Figure]:
+    from scoring.models import ScoreEntry, ScoreRule, ScoringSettings
+    from scoring.services import (
+        ledger_from_events,
+        rule_ledger_rebuild,
+        score_after_events,
+        score_leads,
+    )
+
+    leads, events = SIZES[size["name"]]
+    generate(leads=leads, events=events)
+    ScoreEntry.objects.all().delete()
+    ScoreRule.objects.all().delete()
+    if not ScoringSettings.objects.exists():
+        ScoringSettings.objects.create()
+    rules = [
+        ScoreRule.objects.create(name="閲覧", event_type="page_view", points=2, daily_cap=10),
+        ScoreRule.objects.create(name="フォーム", event_type="form_submit", points=30),
+    ]
+    ledger_from_events()
+
+    def full() -> None:
+        rule_ledger_rebuild([r.pk for r in rules])
+        score_leads(None)
+
+    full_s = _seconds(full)
+    hand_full_s = _seconds(_hand)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO tracking_event (event_uid, occurred_at, type, lead_id, url, title,
+                                        properties)
+            SELECT gen_random_uuid(), now() - random() * interval '1 hour', 'page_view',
+                   1 + floor(%s * random())::bigint, 'https://bench.example/new', '', '{}'
+            FROM generate_series(1, %s)
+            RETURNING lead_id
+            """,
+            [leads, INCREMENTAL_EVENTS],
+        )
+        touched = sorted({row[0] for row in cursor.fetchall()})
+    incremental_s = _seconds(lambda: score_after_events(touched))
+    hand_incremental_s = _seconds(lambda: _hand("AND e.lead_id = ANY(%s)", [touched]))
+    return [
+        Figure(
+            bench_id="B3",
+            workload=f"full 90-day rescore after a rule change, {leads} leads / {events} events "
+            f"(ledger rebuild + every score and rank)",
+            figure="seconds",
+            unit="s",
+            value=full_s,
+            baseline="hand-written GROUP BY over the same window (sums only)",
+            baseline_value=hand_full_s,
+        ),
+        Figure(
+            bench_id="B3",
+            workload=f"incremental: {INCREMENTAL_EVENTS} new events, {len(touched)} leads",
+            figure="seconds",
+            unit="s",
+            value=incremental_s,
+            baseline="hand-written GROUP BY over those leads",
+            baseline_value=hand_incremental_s,
+        ),
+    ]
