@@ -29,8 +29,9 @@ def test_admin_login_in_the_browsers_language(live_server, browser, marketer, la
     driver.find_element("name", "username").send_keys("marketer")
     driver.find_element("name", "password").send_keys("kizuki-browser-pass")
     driver.find_element("css selector", "input[type=submit]").click()
-    assert driver.find_element("id", "site-name").text == heading
+    # #user-tools exists only once logged in: the implicit wait covers the page load
     assert log_out.upper() in driver.find_element("id", "user-tools").text.upper()
+    assert driver.find_element("id", "site-name").text == heading
     # the home page links onward
     driver.get(f"{live_server.url}/")
     assert "佐藤" in driver.page_source
@@ -43,4 +44,6 @@ def test_wrong_password_is_refused_with_a_message(live_server, browser, marketer
     driver.find_element("name", "username").send_keys("marketer")
     driver.find_element("name", "password").send_keys("wrong")
     driver.find_element("css selector", "input[type=submit]").click()
-    assert "正しいユーザー名とパスワードを入力してください" in driver.page_source
+    # the implicit wait finds the message once the answer page has loaded
+    error = driver.find_element("css selector", ".errornote")
+    assert "正しいユーザー名とパスワードを入力してください" in error.text
