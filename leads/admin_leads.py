@@ -59,9 +59,6 @@ from leads.models import (
 #: Leads per statement when an action runs over a selection: one array of
 #: 5,000 bigints (~40 kB) per INSERT/DELETE, and one short transaction each.
 ACTION_BATCH_SIZE = 5_000
-#: Owners are changed lead by lead through ``lead_upsert`` (there is no bulk
-#: owner service), so a single request handles at most this many.
-OWNER_CHANGE_LIMIT = 1_000
 #: Members shown on a list's page; the lead list filtered by the list shows all.
 LIST_MEMBERS_SHOWN = 200
 #: Recent activities shown with their corrections next to the log form.
@@ -584,32 +581,19 @@ class LeadAdmin(admin.ModelAdmin):
         if owner is None:
             self.message_user(request, gettext("Choose the owner."), messages.WARNING)
             return
-        emails = list(
-            queryset.order_by("pk").values_list("email", flat=True)[: OWNER_CHANGE_LIMIT + 1]
-        )
-        if len(emails) > OWNER_CHANGE_LIMIT:
-            self.message_user(
-                request,
-                gettext("Choose at most %(limit)s leads to change their owner at once.")
-                % {"limit": localize(OWNER_CHANGE_LIMIT)},
-                messages.ERROR,
-            )
-            return
-        with transaction.atomic():
-            for email in emails:
-                services.lead_upsert(
-                    data={"email": email, "owner": owner},
-                    actor_kind=ActorKind.USER,
-                    actor=request.user,
-                )
+        count = 0
+        for batch in lead_id_batches(queryset):
+            with transaction.atomic():
+                services.leads_set_owner(lead_ids=batch, owner=owner)
+            count += len(batch)
         self.message_user(
             request,
             ngettext(
                 "%(owner)s now owns %(count)d lead.",
                 "%(owner)s now owns %(count)d leads.",
-                len(emails),
+                count,
             )
-            % {"owner": user_name(owner), "count": len(emails)},
+            % {"owner": user_name(owner), "count": count},
             messages.SUCCESS,
         )
 

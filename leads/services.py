@@ -217,6 +217,22 @@ def _check_required_custom(custom: dict) -> None:
         raise ValidationError(missing)
 
 
+def leads_set_owner(*, lead_ids: Iterable[int], owner) -> int:
+    """Give these leads to ``owner`` (None: no owner) in one UPDATE; leads that
+    already have that owner are left alone. Returns how many changed."""
+    owner_id = getattr(owner, "pk", None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE leads_lead SET owner_id = %s, updated_at = %s "
+            "WHERE id = ANY(%s::bigint[]) AND owner_id IS DISTINCT FROM %s RETURNING id",
+            [owner_id, timezone.now(), list(lead_ids), owner_id],
+        )
+        changed = [row[0] for row in cursor.fetchall()]
+    if changed:
+        _on_commit_send(signals.owner_changed, lead_ids=changed, owner_id=owner_id)
+    return len(changed)
+
+
 # -- tags -----------------------------------------------------------------------
 
 

@@ -17,3 +17,5 @@ lead_saved = Signal()
 lead_merging = Signal()
 # lead_id: int, channel: str, reason: str
 lead_suppressed = Signal()
+# lead_ids: list[int], owner_id: int | None
+owner_changed = Signal()

@@ -167,3 +167,17 @@ def test_a_lead_cannot_be_merged_into_itself():
     lead = LeadFactory()
     with pytest.raises(ValidationError):
         lead_merge(survivor=lead, merged=lead)
+
+
+@pytest.mark.django_db
+def test_owner_is_set_for_many_leads_in_one_statement(django_assert_num_queries):
+    from leads.services import leads_set_owner
+
+    rep = UserFactory(username="bulk-rep")
+    leads = [LeadFactory() for _ in range(3)]
+    leads[0].owner = rep
+    leads[0].save()
+    with django_assert_num_queries(1):
+        changed = leads_set_owner(lead_ids=[lead.pk for lead in leads], owner=rep)
+    assert changed == 2  # the lead rep already owned is left alone
+    assert {lead.owner_id for lead in type(leads[0]).objects.all()} == {rep.pk}
