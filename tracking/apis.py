@@ -22,7 +22,7 @@ from ma_core.api_pagination import IdCursorPagination
 from ma_core.api_permissions import RolePermissions
 from tracking import partitions, writer
 from tracking.models import Event, EventType, Identification, Site, Visitor
-from tracking.services import visitor_identify
+from tracking.services import check_site_domains, visitor_identify
 
 MAX_API_EVENTS = 1000
 
@@ -192,16 +192,10 @@ class SiteSerializer(serializers.ModelSerializer):
         return snippet_tag(site)
 
     def validate_domains(self, value: list[str]) -> list[str]:
-        cleaned = []
-        for domain in value:
-            domain = domain.strip().lower().removeprefix("https://").removeprefix("http://")
-            domain = domain.split("/")[0]
-            if not domain or " " in domain or "." not in domain:
-                raise serializers.ValidationError(
-                    _("“%(d)s” is not a host name like www.example.co.jp.") % {"d": domain}
-                )
-            cleaned.append(domain)
-        return cleaned
+        try:
+            return check_site_domains(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["domains"]) from exc
 
 
 class SiteViewSet(viewsets.ModelViewSet):

@@ -45,6 +45,12 @@ class Site(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        # The admin form and the API clean domains the same way.
+        from tracking.services import check_site_domains
+
+        self.domains = check_site_domains(self.domains)
+
 
 class Visitor(models.Model):
     """One browser (first-party anonymous id). Never a lead per anonymous visitor."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from leads.models import Lead
 from tracking.models import Identification, Visit, Visitor
@@ -66,3 +68,19 @@ def _attribute_touches(lead: Lead, visitor: Visitor) -> None:
     updates = {k: v for k, v in updates.items() if v}
     if updates:
         Lead.objects.filter(pk=lead.pk).update(updated_at=timezone.now(), **updates)
+
+
+def check_site_domains(domains: list[str]) -> list[str]:
+    """Host names a site's snippet may send from, as typed by a marketer
+    ("https://www.example.co.jp/" → "www.example.co.jp")."""
+    cleaned = []
+    for raw in domains:
+        domain = str(raw).strip().lower().removeprefix("https://").removeprefix("http://")
+        domain = domain.split("/")[0]
+        if not domain or " " in domain or ("." not in domain and domain != "localhost"):
+            raise ValidationError(
+                {"domains": [_("“%(d)s” is not a host name like www.example.co.jp.") % {"d": raw}]}
+            )
+        if domain not in cleaned:
+            cleaned.append(domain)
+    return cleaned

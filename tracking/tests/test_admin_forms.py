@@ -45,3 +45,18 @@ def test_marketer_builds_a_form_and_edits_make_versions(marketer_client):
     marketer_client.post(f"/admin/tracking/form/{form.pk}/change/", edit)
     form.refresh_from_db()
     assert form.version == 2
+
+
+@pytest.mark.django_db
+def test_site_domains_are_cleaned_in_the_admin_as_in_the_api(marketer_client):
+    from tracking.models import Site
+
+    bad = marketer_client.post(
+        "/admin/tracking/site/add/", {"name": "x", "domains": "not a host", "is_active": "on"}
+    )
+    assert bad.status_code == 200 and not Site.objects.exists()
+    marketer_client.post(
+        "/admin/tracking/site/add/",
+        {"name": "採用", "domains": "https://Recruit.example.co.jp/jobs", "is_active": "on"},
+    )
+    assert Site.objects.get().domains == ["recruit.example.co.jp"]
