@@ -1,7 +1,7 @@
 """``make bench`` → ``python -m bench --size tiny|medium|full``.
 
-Uses its own database (``kizuki_bench``) on the same server choice as the
-tests, migrates it, runs every benchmark and writes JSON results under
+Uses its own database (the test database's name plus ``_bench``, so
+``kizuki_bench`` by default) on the same server choice as the tests, migrates it, runs every benchmark and writes JSON results under
 bench/results/ plus the table in docs/benchmarks.md.
 """
 
@@ -37,7 +37,10 @@ def main(argv: list[str]) -> int:
     from ma_core.testing.services import choose_services
 
     choose_services()
-    os.environ["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/kizuki_bench"
+    base, name = os.environ["DATABASE_URL"].rsplit("/", 1)
+    name = name.split("?", 1)[0]
+    # Two checkouts on one server (CI beside a developer) never share a bench database.
+    os.environ["DATABASE_URL"] = f"{base}/{name if name.endswith('_bench') else name + '_bench'}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ma_core.settings")
     _create_database(os.environ["DATABASE_URL"])
 
