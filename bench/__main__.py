@@ -1,7 +1,8 @@
 """``make bench`` → ``python -m bench --size tiny|medium|full``.
 
 Uses its own database (the test database's name plus ``_bench``, so
-``kizuki_bench`` by default) on the same server choice as the tests, migrates it, runs every benchmark and writes JSON results under
+``kizuki_bench`` by default) on the same server choice as the tests,
+migrates it, runs every benchmark and writes JSON results under
 bench/results/ plus the table in docs/benchmarks.md.
 """
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
+
+from django.conf import settings
 
 _BOT = re.compile(
     r"bot|crawl|spider|slurp|bingpreview|facebookexternalhit|"
@@ -18,6 +22,7 @@ def is_bot(user_agent: str) -> bool:
     return not user_agent or bool(_BOT.search(user_agent))
 
 
+@functools.lru_cache(maxsize=4096)  # a few hundred user agents make most traffic
 def device_type(user_agent: str) -> str:
     if _TABLET.search(user_agent or ""):
         return "tablet"
@@ -31,15 +36,16 @@ def truncate_ip(ip: str | None) -> str | None:
     TRUNCATE_IP setting is off)."""
     if not ip:
         return None
-    import ipaddress
+    return _truncated(ip, bool(settings.KIZUKI_TRUNCATE_IP))
 
-    from django.conf import settings
 
+@functools.lru_cache(maxsize=65536)
+def _truncated(ip: str, truncate: bool) -> str | None:
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return None
-    if not settings.KIZUKI_TRUNCATE_IP:
+    if not truncate:
         return str(address)
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)

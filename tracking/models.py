@@ -55,7 +55,11 @@ class Site(models.Model):
 class Visitor(models.Model):
     """One browser (first-party anonymous id). Never a lead per anonymous visitor."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
+    # Indexes are few on purpose: the writer updates visitors and visits every
+    # batch, and each index is written per row (UNIQUE (site, anon_id) serves site).
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="visitors", db_index=False
+    )
     anon_id = models.CharField(max_length=64)
     lead = models.ForeignKey(
         Lead,
@@ -64,6 +68,7 @@ class Visitor(models.Model):
         on_delete=models.SET_NULL,
         related_name="visitors",
         help_text="the lead this browser belongs to now",
+        db_index=False,  # tracking_visitor_lead
     )
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
@@ -85,9 +90,18 @@ class Visitor(models.Model):
 class Visit(models.Model):
     """A session: events of one visitor with no gap of 30 minutes or more."""
 
-    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="visits")
+    # Covered by the two composite indexes below. The visitor index is on
+    # started_at, not last_event_at, so extending a visit is a HOT update.
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, related_name="visits", db_index=False
+    )
     lead = models.ForeignKey(
-        Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="visits"
+        Lead,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="visits",
+        db_index=False,
     )
     started_at = models.DateTimeField()
     last_event_at = models.DateTimeField()
@@ -101,7 +115,7 @@ class Visit(models.Model):
         verbose_name = _("visit")
         verbose_name_plural = _("visits")
         indexes = [
-            models.Index(fields=["visitor", "-last_event_at"], name="tracking_visit_visitor"),
+            models.Index(fields=["visitor", "-started_at"], name="tracking_visit_visitor"),
             models.Index(fields=["lead", "-started_at"], name="tracking_visit_lead"),
         ]
 

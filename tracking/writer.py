@@ -15,6 +15,7 @@ set-based, never per lead.
 
 from __future__ import annotations
 
+import csv
 import datetime
 import functools
 import io
@@ -26,6 +27,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import psycopg2.errors
 import redis
 from django.conf import settings
 from django.db import connection, transaction
@@ -139,6 +141,7 @@ def write_batch(events: list[dict]) -> int:
         return 0
     for event in events:
         event["occurred_at"] = _as_datetime(event["occurred_at"])
+        _without_nul(event)
     events.sort(key=lambda e: e["occurred_at"])
     _ensure_partitions_for(events)
     with transaction.atomic():
@@ -155,6 +158,28 @@ def write_batch(events: list[dict]) -> int:
             lambda: events_recorded.send(sender=None, by_lead=dict(by_lead)), robust=True
         )
     return written
+
+
+def _without_nul(event: dict) -> None:
+    """PostgreSQL text and jsonb cannot hold NUL, which a browser can send
+    inside valid JSON. It is dropped, so one such event never blocks a batch."""
+    for key in ("url", "title", "referrer"):
+        value = event.get(key)
+        if value and "\x00" in value:
+            event[key] = value.replace("\x00", "")
+    props = event.get("properties")
+    if props and "\\u0000" in json.dumps(props):
+        event["properties"] = _drop_nul(props)
+
+
+def _drop_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_drop_nul(k): _drop_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_drop_nul(v) for v in value]
+    return value
 
 
 def _as_datetime(value) -> datetime.datetime:
@@ -266,7 +291,7 @@ def _assign_visits(visitors: dict) -> list[dict]:
             """
             SELECT DISTINCT ON (visitor_id) visitor_id, id, last_event_at
             FROM tracking_visit WHERE visitor_id = ANY(%s)
-            ORDER BY visitor_id, last_event_at DESC
+            ORDER BY visitor_id, started_at DESC
             """,
             [list(by_id)],
         )
@@ -398,45 +423,70 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def _copy_value(value) -> str:
-    if value is None:
-        return "\\N"
-    text = value.isoformat() if isinstance(value, datetime.datetime) else str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+#: COPY in CSV: the csv module (C) quotes what needs it. Only the id columns
+#: can be NULL; a text that happens to read \N stays text.
+COPY_OPTIONS = (
+    "(FORMAT csv, NULL '\\N', FORCE_NOT_NULL (event_uid, type, url, title, referrer, properties))"
+)
+
+
+def _copy_buffer(events: list[dict]) -> io.StringIO:
+    """Events as CSV rows (text already free of NUL: ``_without_nul``)."""
+    null, dumps = "\\N", json.dumps
+
+    def text(value) -> str:
+        return value or ""
+
+    def props(value) -> str:
+        return dumps(value, ensure_ascii=False) if value else "{}"
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(
+        (
+            e["uid"],
+            e["occurred_at"].isoformat(),
+            text(e["type"]),
+            null if (site := e.get("site_id")) is None else site,
+            null if (visitor := e.get("visitor_id")) is None else visitor,
+            null if (visit := e.get("visit_id")) is None else visit,
+            null if (lead := e.get("lead_id")) is None else lead,
+            text(e.get("url")),
+            text(e.get("title")),
+            text(e.get("referrer")),
+            props(e.get("properties")),
+        )
+        for e in events
+    )
+    buffer.seek(0)
+    return buffer
 
 
 def _copy_events(events: list[dict]) -> int:
-    buffer = io.StringIO()
-    for e in events:
-        row = (
-            e["uid"],
-            e["occurred_at"],
-            e["type"],
-            e.get("site_id"),
-            e.get("visitor_id"),
-            e.get("visit_id"),
-            e.get("lead_id"),
-            e.get("url", ""),
-            e.get("title", ""),
-            e.get("referrer", ""),
-            json.dumps(e.get("properties") or {}, ensure_ascii=False),
-        )
-        buffer.write("\t".join(_copy_value(v) for v in row))
-        buffer.write("\n")
-    buffer.seek(0)
+    """COPY straight into the partitioned table. A batch with an event that is
+    already stored (a redelivered batch, a browser that sent twice) fails on
+    UNIQUE (event_uid, occurred_at); it is then stored through a staging table
+    with ON CONFLICT DO NOTHING, so every new event is kept exactly once."""
+    cols = ", ".join(COLUMNS)
     with connection.cursor() as cursor:
+        raw = cursor.cursor
+        try:
+            with transaction.atomic():  # a savepoint: a duplicate rolls back only the COPY
+                raw.copy_expert(
+                    f"COPY tracking_event ({cols}) FROM STDIN {COPY_OPTIONS}", _copy_buffer(events)
+                )
+            return len(events)
+        except psycopg2.errors.UniqueViolation:
+            pass
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS tracking_event_incoming ("
             "event_uid uuid, occurred_at timestamptz, type varchar(40), site_id integer, "
             "visitor_id bigint, visit_id bigint, lead_id bigint, url text, title text, "
             "referrer text, properties jsonb) ON COMMIT DELETE ROWS"
         )
-        raw = cursor.cursor
         raw.copy_expert(
-            f"COPY tracking_event_incoming ({', '.join(COLUMNS)}) FROM STDIN",
-            buffer,
+            f"COPY tracking_event_incoming ({cols}) FROM STDIN {COPY_OPTIONS}",
+            _copy_buffer(events),
         )
-        cols = ", ".join(COLUMNS)
         cursor.execute(
             f"INSERT INTO tracking_event ({cols}) "  # noqa: S608 - fixed column names
             f"SELECT {cols} FROM tracking_event_incoming "

@@ -145,3 +145,20 @@ def test_stream_entries_are_plain_json(redis_client):
     ((_id, fields),) = redis_client.xrange(writer.STREAM)
     assert json.loads(fields["e"]) == {"uid": "x", "type": "page_view"}
     redis_client.delete(writer.STREAM)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("accept", "message"),
+    [
+        ("", "送信データが正しいJSONではありません。"),
+        ("en-US,en;q=0.9", "The payload is not valid JSON."),
+    ],
+)
+def test_collect_answers_in_the_browsers_language_without_a_session(collect, accept, message):
+    # /t/collect skips sessions, auth and CSRF (tracking.fast_path) but still speaks the language
+    response = collect("{not json", HTTP_ACCEPT_LANGUAGE=accept)
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == message
+    assert response["Content-Language"] == ("en" if accept else "ja")
+    assert "Set-Cookie" not in response and "sessionid" not in response.cookies

@@ -65,6 +65,23 @@ def test_a_redelivered_batch_is_stored_once(site):
 
 
 @pytest.mark.django_db
+def test_awkward_text_is_stored_as_sent_and_nul_is_dropped(site):
+    # given text that COPY must quote, a literal \N, and NUL characters (valid JSON)
+    awkward = 'a\tb\nc\r"d",e\\f'
+    first = event(site, T0, url="\\N")
+    first.update(title=awkward, referrer="ref\x00erer")
+    first["properties"] = {"q": "x\x00y", "n": awkward, "\\u0000": ["\x00"]}
+    twice = event(site, T0 + datetime.timedelta(minutes=1))
+    # when the batch also carries one event twice
+    assert writer.write_batch([first, twice, dict(twice)]) == 2
+    # then every text is stored exactly, NUL dropped, the duplicate once
+    stored = Event.objects.get(event_uid=first["uid"])
+    assert (stored.url, stored.title, stored.referrer) == ("\\N", awkward, "referer")
+    assert stored.properties == {"q": "xy", "n": awkward, "\\u0000": [""]}
+    assert Event.objects.count() == 2
+
+
+@pytest.mark.django_db
 def test_identification_gives_the_lead_its_anonymous_history(site):
     writer.write_batch([event(site, T0), event(site, T0 + datetime.timedelta(minutes=5))])
     lead = Lead.objects.create(email="hanako@example.co.jp")
