@@ -13,7 +13,6 @@ import time
 
 from django.db import connection
 
-from bench.b4_hot_search import SIZES
 from bench.dataset import generate
 from bench.harness import Figure
 
@@ -48,7 +47,7 @@ def run(size: dict) -> list[Figure]:
         score_leads,
     )
 
-    leads, events = SIZES[size["name"]]
+    leads, events = size["leads"], size["events"]
     generate(leads=leads, events=events)
     ScoreEntry.objects.all().delete()
     ScoreRule.objects.all().delete()

@@ -14,8 +14,6 @@ from django.db import connection
 from bench.dataset import generate
 from bench.harness import Figure
 
-SIZES = {"tiny": (2_000, 40_000), "medium": (100_000, 2_000_000), "full": (1_000_000, 10_000_000)}
-
 HAND_WRITTEN = """
 SELECT count(*) FROM leads_lead l
 WHERE l.email <> '' AND NOT l.is_competitor AND l.is_nurture_target
@@ -43,7 +41,7 @@ def run(size: dict) -> list[Figure]:
     from leads.models import Segment
     from leads.segments import install_presets, segment_count
 
-    leads, events = SIZES[size["name"]]
+    leads, events = size["leads"], size["events"]
     generate(leads=leads, events=events)
     install_presets()
     preset = Segment.objects.get(preset_key="hot_leads")

@@ -18,7 +18,7 @@ from pathlib import Path
 SIZES = {
     # name: (leads, events, repeats)
     "tiny": {"leads": 1_000, "events": 20_000, "repeats": 5},
-    "medium": {"leads": 100_000, "events": 2_000_000, "repeats": 5},
+    "medium": {"leads": 100_000, "events": 3_000_000, "repeats": 5},
     "full": {"leads": 1_000_000, "events": 30_000_000, "repeats": 3},
 }
 
