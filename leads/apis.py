@@ -32,7 +32,7 @@ from leads.models import (
     Suppression,
     Tag,
 )
-from leads.selectors import leads_visible_to
+from leads.selectors import LeadListFilters, leads_filtered, leads_visible_to
 from ma_core.api_pagination import CountedCursorPagination, IdCursorPagination
 from ma_core.api_permissions import ChangePermissions, RolePermissions
 
@@ -89,46 +89,36 @@ class LeadInput(serializers.Serializer):
 # -- leads ----------------------------------------------------------------------------
 
 
-def _filter_leads(queryset, params):
-    """?email= &tag= &stage= &owner= &rank= &company= &list= &segment= &q= &updated_since="""
-    if email := params.get("email"):
-        queryset = queryset.filter(email__lower=email.strip().lower())
-    for tag in params.getlist("tag"):
-        queryset = queryset.filter(lead_tags__tag__name=tag)
-    if stage := params.get("stage"):
-        queryset = queryset.filter(stage=stage)
-    if rank := params.get("rank"):
-        queryset = queryset.filter(rank=rank.upper())
-    if owner := params.get("owner"):
-        queryset = queryset.filter(
-            Q(owner__username=owner) | Q(owner_id=int(owner) if owner.isdigit() else None)
-        )
-    if company := params.get("company"):
-        queryset = queryset.filter(company_name__icontains=company)
-    if list_id := params.get("list"):
-        queryset = queryset.filter(
-            list_memberships__static_list_id=_int(list_id, "list"),
-            list_memberships__removed_at__isnull=True,
-        )
-    if segment_id := params.get("segment"):
-        from leads.segments import segment_leads_for
-
-        segment = get_object_or_404(Segment, pk=_int(segment_id, "segment"))
-        queryset = queryset.filter(pk__in=segment_leads_for(segment).values("pk"))
-    if q := params.get("q"):
-        queryset = queryset.filter(
-            Q(email__istartswith=q) | Q(last_name__startswith=q) | Q(company_name__icontains=q)
-        )
-    if since := params.get("updated_since"):
+def _lead_filters(params) -> LeadListFilters:
+    """?email= &tag= (repeatable) &stage= &owner= (username or id) &rank= &company=
+    &list= &segment= &q= &updated_since= → the selector's filters."""
+    owner = params.get("owner", "")
+    since = None
+    if raw_since := params.get("updated_since"):
         from django.utils.dateparse import parse_datetime
 
-        moment = parse_datetime(since)
-        if moment is None:
+        since = parse_datetime(raw_since)
+        if since is None:
             raise serializers.ValidationError(
                 {"updated_since": [_("Use an ISO 8601 date and time.")]}
             )
-        queryset = queryset.filter(updated_at__gte=moment)
-    return queryset
+    segment = None
+    if segment_id := params.get("segment"):
+        segment = get_object_or_404(Segment, pk=_int(segment_id, "segment"))
+    list_id = params.get("list")
+    return LeadListFilters(
+        email=params.get("email", ""),
+        tag_names=tuple(params.getlist("tag")),
+        stage=params.get("stage") or None,
+        rank=(params.get("rank") or "").upper() or None,
+        owner_id=int(owner) if owner.isdigit() else None,
+        owner_username="" if owner.isdigit() else owner,
+        company_name=params.get("company", ""),
+        static_list_id=_int(list_id, "list") if list_id else None,
+        segment=segment,
+        updated_since=since,
+        search=params.get("q", ""),
+    )
 
 
 def _int(value: str, name: str) -> int:
@@ -160,7 +150,7 @@ class LeadViewSet(
     def get_queryset(self):
 
         visible = leads_visible_to(self.request.user, leads_queryset())
-        return _filter_leads(visible, self.request.query_params)
+        return leads_filtered(visible, _lead_filters(self.request.query_params))
 
     @extend_schema(request=LeadInput, responses={200: LeadOutput, 201: LeadOutput})
     def create(self, request: Request) -> Response:

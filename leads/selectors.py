@@ -6,6 +6,7 @@ by an indexed column and sliced, counts are bounded (see ``lead_count``).
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import unicodedata
@@ -26,6 +27,7 @@ from leads.models import (
     Lead,
     LeadTag,
     ListMembership,
+    Segment,
     StaticList,
     Suppression,
     Tag,
@@ -60,15 +62,21 @@ def owner_candidates(including: int | None = None) -> QuerySet:
 
 @dataclass(frozen=True)
 class LeadListFilters:
-    """What the lead list is narrowed by; None means "any"."""
+    """What a lead list (admin or API) is narrowed by; None or empty means "any"."""
 
     tag_id: int | None = None
+    tag_names: tuple[str, ...] = ()
     stage: str | None = None
     rank: str | None = None
     owner_id: int | None = None
+    owner_username: str = ""
     without_owner: bool = False
     static_list_id: int | None = None
     company_id: int | None = None
+    company_name: str = ""
+    email: str = ""
+    segment: Segment | None = None
+    updated_since: datetime.datetime | None = None
     search: str = ""
 
 
@@ -89,10 +97,19 @@ def leads_visible_to(user, queryset: QuerySet[Lead] | None = None) -> QuerySet[L
 def lead_list(filters: LeadListFilters | None = None) -> QuerySet[Lead]:
     """Leads newest first, each filter one indexed condition."""
     queryset = Lead.objects.select_related("owner", "company").order_by("-id")
-    if filters is None:
-        return queryset
+    return queryset if filters is None else leads_filtered(queryset, filters)
+
+
+def leads_filtered(queryset: QuerySet[Lead], filters: LeadListFilters) -> QuerySet[Lead]:
+    """Narrow any lead queryset (the admin list, the API's visible leads)."""
+    if filters.email:
+        queryset = queryset.filter(email__lower=filters.email.strip().lower())
     if filters.tag_id is not None:
         queryset = leads_with_tag(queryset, filters.tag_id)
+    for name in filters.tag_names:
+        queryset = queryset.filter(
+            Exists(LeadTag.objects.filter(lead_id=OuterRef("pk"), tag__name=name))
+        )
     if filters.stage:
         queryset = queryset.filter(stage=filters.stage)
     if filters.rank:
@@ -101,10 +118,20 @@ def lead_list(filters: LeadListFilters | None = None) -> QuerySet[Lead]:
         queryset = queryset.filter(owner__isnull=True)
     elif filters.owner_id is not None:
         queryset = queryset.filter(owner_id=filters.owner_id)
+    elif filters.owner_username:
+        queryset = queryset.filter(owner__username=filters.owner_username)
     if filters.static_list_id is not None:
         queryset = leads_in_list(queryset, filters.static_list_id)
     if filters.company_id is not None:
         queryset = queryset.filter(company_id=filters.company_id)
+    if filters.company_name:
+        queryset = queryset.filter(company_name__icontains=filters.company_name)
+    if filters.segment is not None:
+        from leads.segments import segment_leads_for
+
+        queryset = queryset.filter(pk__in=segment_leads_for(filters.segment).values("pk"))
+    if filters.updated_since is not None:
+        queryset = queryset.filter(updated_at__gte=filters.updated_since)
     if filters.search:
         queryset = lead_search(queryset, filters.search)
     return queryset
