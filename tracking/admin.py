@@ -4,7 +4,16 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from tracking.lead_forms import field_choices
-from tracking.models import Form, FormField, FormSubmission, Identification, Site, Visitor
+from tracking.models import (
+    DoubleOptIn,
+    DoubleOptInMail,
+    Form,
+    FormField,
+    FormSubmission,
+    Identification,
+    Site,
+    Visitor,
+)
 from tracking.snippet import snippet_tag
 
 
@@ -12,7 +21,8 @@ from tracking.snippet import snippet_tag
 class SiteAdmin(admin.ModelAdmin):
     list_display = ("name", "key", "domain_list", "is_active")
     readonly_fields = ("key", "snippet")
-    fields = ("name", "domains", "respect_do_not_track", "is_active", "key", "snippet")
+    fields = ("name", "domains", "respect_do_not_track", "is_active", "key", "snippet",
+              "sender_name", "sender_email", "mail_footer_ja", "mail_footer_en")  # fmt: skip
 
     @admin.display(description=_("domains"))
     def domain_list(self, site: Site) -> str:
@@ -55,7 +65,8 @@ class FormAdmin(admin.ModelAdmin):
         (_("Consent (特定電子メール法)"), {"fields": ("consent_text_ja", "consent_text_en",
                                                "consent_required")}),
         (_("After submitting"), {"fields": ("thanks_ja", "thanks_en", "redirect_url", "tags",
-                                            "asset", "asset_hours")}),
+                                            "consent_tags", "asset", "asset_hours")}),
+        (_("Double opt-in"), {"fields": ("double_opt_in", "double_opt_in_hours")}),
         (_("Spam"), {"fields": ("min_fill_seconds",)}),
     )  # fmt: skip
 
@@ -104,6 +115,31 @@ class IdentificationAdmin(admin.ModelAdmin):
     list_display = ("identified_at", "lead", "method", "events_attributed")
     raw_id_fields = ("lead", "visitor")
     readonly_fields = [f.name for f in Identification._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+class DoubleOptInMailInline(admin.TabularInline):
+    model = DoubleOptInMail
+    extra = 0
+    can_delete = False
+    fields = ("number", "state", "created_at", "sent_at", "attempts")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(DoubleOptIn)
+class DoubleOptInAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "form", "email", "state", "confirmed_at")
+    list_filter = ("state", "form")
+    list_select_related = ("form",)
+    search_fields = ("email",)
+    raw_id_fields = ("lead", "visitor", "submission")
+    readonly_fields = [f.name for f in DoubleOptIn._meta.fields]
+    inlines = [DoubleOptInMailInline]
 
     def has_add_permission(self, request) -> bool:
         return False

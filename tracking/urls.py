@@ -7,6 +7,7 @@ from tracking import apis
 
 router = SimpleRouter()
 router.register("sites", apis.SiteViewSet, basename="site")
+router.register("forms", apis.FormViewSet, basename="form")
 
 urlpatterns = [
     path("events/", apis.EventsView.as_view(), name="event-list"),
