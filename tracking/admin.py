@@ -11,7 +11,10 @@ from tracking.models import (
     FormField,
     FormSubmission,
     Identification,
+    Popup,
     Site,
+    Slot,
+    SlotVariant,
     Visitor,
 )
 from tracking.snippet import snippet_tag
@@ -143,3 +146,29 @@ class DoubleOptInAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(Popup)
+class PopupAdmin(admin.ModelAdmin):
+    list_display = ("name", "site", "audience", "priority", "is_active")
+    list_filter = ("is_active", "audience")
+    fieldsets = (
+        (None, {"fields": ("name", "site", "is_active", "priority")}),
+        (_("Who sees it"), {"fields": ("audience", "min_visits", "page_patterns",
+                                       "page_views_each", "within_days", "segment",
+                                       "snooze_days")}),
+        (_("Content"), {"fields": ("form", "title_ja", "title_en", "body_ja", "body_en",
+                                   "cta_label_ja", "cta_label_en", "cta_url")}),
+    )  # fmt: skip
+
+
+class SlotVariantInline(admin.StackedInline):
+    model = SlotVariant
+    extra = 0
+    fields = ("rule", "segment", "html_ja", "html_en", "position")
+
+
+@admin.register(Slot)
+class SlotAdmin(admin.ModelAdmin):
+    list_display = ("name", "description")
+    inlines = [SlotVariantInline]

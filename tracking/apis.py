@@ -23,7 +23,18 @@ from leads.selectors import leads_visible_to
 from ma_core.api_pagination import IdCursorPagination
 from ma_core.api_permissions import RolePermissions
 from tracking import partitions, writer
-from tracking.models import Event, EventType, Form, FormField, Identification, Site, Visitor
+from tracking.models import (
+    Event,
+    EventType,
+    Form,
+    FormField,
+    Identification,
+    Popup,
+    Site,
+    Slot,
+    SlotVariant,
+    Visitor,
+)
 from tracking.services import check_site_domains, visitor_identify
 
 MAX_API_EVENTS = 1000
@@ -304,4 +315,70 @@ class FormViewSet(viewsets.ModelViewSet):
     permission_classes = [RolePermissions]
     serializer_class = FormSerializer
     queryset = Form.objects.prefetch_related("fields").order_by("id")
+    pagination_class = IdCursorPagination
+
+
+class PopupSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Popup
+        fields = [
+            "id", "name", "site", "is_active", "priority", "audience", "min_visits",
+            "page_patterns", "page_views_each", "within_days", "segment", "form",
+            "title_ja", "title_en", "body_ja", "body_en", "cta_label_ja", "cta_label_en",
+            "cta_url", "snooze_days",
+        ]  # fmt: skip
+
+
+class PopupViewSet(viewsets.ModelViewSet):
+    permission_classes = [RolePermissions]
+    serializer_class = PopupSerializer
+    queryset = Popup.objects.order_by("id")
+    pagination_class = IdCursorPagination
+
+
+class SlotVariantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SlotVariant
+        fields = ["rule", "segment", "html_ja", "html_en", "position"]
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("rule") == SlotVariant.Rule.SEGMENT and not attrs.get("segment"):
+            raise serializers.ValidationError(
+                {"segment": [_("Choose the segment this content is for.")]}
+            )
+        return attrs
+
+
+class SlotSerializer(serializers.ModelSerializer):
+    """A personalized element with its variants (replaced as a whole on update)."""
+
+    variants = SlotVariantSerializer(many=True, required=False)
+
+    class Meta:
+        model = Slot
+        fields = ["id", "name", "description", "variants"]
+
+    @transaction.atomic
+    def create(self, validated_data: dict) -> Slot:
+        variants = validated_data.pop("variants", [])
+        slot = Slot.objects.create(**validated_data)
+        SlotVariant.objects.bulk_create(SlotVariant(slot=slot, **v) for v in variants)
+        return slot
+
+    @transaction.atomic
+    def update(self, slot: Slot, validated_data: dict) -> Slot:
+        variants = validated_data.pop("variants", None)
+        for name, value in validated_data.items():
+            setattr(slot, name, value)
+        slot.save()
+        if variants is not None:
+            slot.variants.all().delete()
+            SlotVariant.objects.bulk_create(SlotVariant(slot=slot, **v) for v in variants)
+        return slot
+
+
+class SlotViewSet(viewsets.ModelViewSet):
+    permission_classes = [RolePermissions]
+    serializer_class = SlotSerializer
+    queryset = Slot.objects.prefetch_related("variants").order_by("id")
     pagination_class = IdCursorPagination
