@@ -130,8 +130,8 @@ def celery_worker_process(redis_client):
     """Start real Celery workers for the test; stopped afterwards."""
     workers: list[WorkerProcess] = []
 
-    def start(*queues: str, **kwargs) -> WorkerProcess:
-        worker = WorkerProcess(*queues, **kwargs).start(service_env())
+    def start(*queues: str, env: dict[str, str] | None = None, **kwargs) -> WorkerProcess:
+        worker = WorkerProcess(*queues, **kwargs).start(service_env(**(env or {})))
         workers.append(worker)
         return worker
 

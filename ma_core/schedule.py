@@ -24,6 +24,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "scoring.tasks.daily_rescore",
         "schedule": crontab(hour=4, minute=5),
     },
+    # Confirmation mails a worker never took, or died while sending.
+    "tracking-redeliver-double-opt-in-mails": {
+        "task": "tracking.tasks.redeliver_double_opt_in_mails",
+        "schedule": 60.0,
+        "options": {"expires": 50},
+    },
     "tracking-maintain-partitions": {
         "task": "tracking.tasks.maintain_partitions",
         "schedule": crontab(hour=3, minute=17),

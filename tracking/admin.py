@@ -4,7 +4,19 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from tracking.lead_forms import field_choices
-from tracking.models import Form, FormField, FormSubmission, Identification, Site, Visitor
+from tracking.models import (
+    DoubleOptIn,
+    DoubleOptInMail,
+    Form,
+    FormField,
+    FormSubmission,
+    Identification,
+    Popup,
+    Site,
+    Slot,
+    SlotVariant,
+    Visitor,
+)
 from tracking.snippet import snippet_tag
 
 
@@ -12,7 +24,8 @@ from tracking.snippet import snippet_tag
 class SiteAdmin(admin.ModelAdmin):
     list_display = ("name", "key", "domain_list", "is_active")
     readonly_fields = ("key", "snippet")
-    fields = ("name", "domains", "respect_do_not_track", "is_active", "key", "snippet")
+    fields = ("name", "domains", "respect_do_not_track", "is_active", "key", "snippet",
+              "sender_name", "sender_email", "mail_footer_ja", "mail_footer_en")  # fmt: skip
 
     @admin.display(description=_("domains"))
     def domain_list(self, site: Site) -> str:
@@ -55,7 +68,8 @@ class FormAdmin(admin.ModelAdmin):
         (_("Consent (特定電子メール法)"), {"fields": ("consent_text_ja", "consent_text_en",
                                                "consent_required")}),
         (_("After submitting"), {"fields": ("thanks_ja", "thanks_en", "redirect_url", "tags",
-                                            "asset", "asset_hours")}),
+                                            "consent_tags", "asset", "asset_hours")}),
+        (_("Double opt-in"), {"fields": ("double_opt_in", "double_opt_in_hours")}),
         (_("Spam"), {"fields": ("min_fill_seconds",)}),
     )  # fmt: skip
 
@@ -107,3 +121,54 @@ class IdentificationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+class DoubleOptInMailInline(admin.TabularInline):
+    model = DoubleOptInMail
+    extra = 0
+    can_delete = False
+    fields = ("number", "state", "created_at", "sent_at", "attempts")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(DoubleOptIn)
+class DoubleOptInAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "form", "email", "state", "confirmed_at")
+    list_filter = ("state", "form")
+    list_select_related = ("form",)
+    search_fields = ("email",)
+    raw_id_fields = ("lead", "visitor", "submission")
+    readonly_fields = [f.name for f in DoubleOptIn._meta.fields]
+    inlines = [DoubleOptInMailInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Popup)
+class PopupAdmin(admin.ModelAdmin):
+    list_display = ("name", "site", "audience", "priority", "is_active")
+    list_filter = ("is_active", "audience")
+    fieldsets = (
+        (None, {"fields": ("name", "site", "is_active", "priority")}),
+        (_("Who sees it"), {"fields": ("audience", "min_visits", "page_patterns",
+                                       "page_views_each", "within_days", "segment",
+                                       "snooze_days")}),
+        (_("Content"), {"fields": ("form", "title_ja", "title_en", "body_ja", "body_en",
+                                   "cta_label_ja", "cta_label_en", "cta_url")}),
+    )  # fmt: skip
+
+
+class SlotVariantInline(admin.StackedInline):
+    model = SlotVariant
+    extra = 0
+    fields = ("rule", "segment", "html_ja", "html_en", "position")
+
+
+@admin.register(Slot)
+class SlotAdmin(admin.ModelAdmin):
+    list_display = ("name", "description")
+    inlines = [SlotVariantInline]

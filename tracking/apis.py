@@ -6,6 +6,8 @@ import datetime
 import uuid
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import F
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,7 +23,18 @@ from leads.selectors import leads_visible_to
 from ma_core.api_pagination import IdCursorPagination
 from ma_core.api_permissions import RolePermissions
 from tracking import partitions, writer
-from tracking.models import Event, EventType, Identification, Site, Visitor
+from tracking.models import (
+    Event,
+    EventType,
+    Form,
+    FormField,
+    Identification,
+    Popup,
+    Site,
+    Slot,
+    SlotVariant,
+    Visitor,
+)
 from tracking.services import check_site_domains, visitor_identify
 
 MAX_API_EVENTS = 1000
@@ -183,7 +196,8 @@ class SiteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Site
-        fields = ["id", "name", "key", "domains", "respect_do_not_track", "is_active", "snippet"]
+        fields = ["id", "name", "key", "domains", "respect_do_not_track", "is_active", "snippet",
+                  "sender_name", "sender_email", "mail_footer_ja", "mail_footer_en"]  # fmt: skip
         read_only_fields = ["key"]
 
     def get_snippet(self, site) -> str:
@@ -215,3 +229,156 @@ class LeadEventsView(APIView):
         lead = get_object_or_404(leads_visible_to(request.user), pk=lead_pk)
         events = Event.objects.filter(lead_id=lead.pk).order_by("-occurred_at")[:200]
         return Response(EventOutput(events, many=True).data)
+
+
+class FormFieldSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FormField
+        fields = ["field", "label_ja", "label_en", "required", "position"]
+
+    def validate_field(self, value: str) -> str:
+        from tracking.lead_forms import field_choices
+
+        if value not in {key for key, _label in field_choices()}:
+            raise serializers.ValidationError(_("Unknown lead field “%(f)s”.") % {"f": value})
+        return value
+
+
+class FormSerializer(serializers.ModelSerializer):
+    """A lead capture form with its fields. Any change makes a new version:
+    consents name the version a person saw."""
+
+    hosted_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Form
+        fields = [
+            "id", "name", "key", "site", "is_active", "version", "hosted_url",
+            "title_ja", "title_en", "intro_ja", "intro_en", "submit_label_ja", "submit_label_en",
+            "consent_text_ja", "consent_text_en", "consent_required",
+            "thanks_ja", "thanks_en", "redirect_url", "tags", "consent_tags",
+            "asset_hours", "min_fill_seconds", "double_opt_in", "double_opt_in_hours",
+        ]  # fmt: skip
+        read_only_fields = ["version"]
+
+    def get_fields(self) -> dict:
+        # "fields" is the Serializer's own attribute, so the nested list is added here.
+        return {**super().get_fields(), "fields": FormFieldSerializer(many=True, required=False)}
+
+    def get_hosted_url(self, form: Form) -> str:
+        from django.conf import settings
+
+        return f"{settings.PUBLIC_URL}/f/{form.key}/"
+
+    def validate_fields(self, value: list[dict]) -> list[dict]:
+        names = [item["field"] for item in value]
+        if len(names) != len(set(names)):
+            raise serializers.ValidationError(_("Each lead field may appear once."))
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        from tracking.double_opt_in import check_double_opt_in_sender
+
+        probe = Form(**{k: v for k, v in attrs.items() if k != "fields"})
+        if self.instance is not None:
+            for name in ("double_opt_in", "site"):
+                if name not in attrs:
+                    setattr(probe, name, getattr(self.instance, name))
+        try:
+            check_double_opt_in_sender(probe)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data: dict) -> Form:
+        fields = validated_data.pop("fields", [])
+        form = Form.objects.create(**validated_data)
+        FormField.objects.bulk_create(FormField(form=form, **item) for item in fields)
+        return form
+
+    @transaction.atomic
+    def update(self, form: Form, validated_data: dict) -> Form:
+        fields = validated_data.pop("fields", None)
+        for name, value in validated_data.items():
+            setattr(form, name, value)
+        form.save()
+        if fields is not None:
+            form.fields.all().delete()
+            FormField.objects.bulk_create(FormField(form=form, **item) for item in fields)
+        Form.objects.filter(pk=form.pk).update(version=F("version") + 1)
+        form.refresh_from_db()
+        return form
+
+
+class FormViewSet(viewsets.ModelViewSet):
+    permission_classes = [RolePermissions]
+    serializer_class = FormSerializer
+    queryset = Form.objects.prefetch_related("fields").order_by("id")
+    pagination_class = IdCursorPagination
+
+
+class PopupSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Popup
+        fields = [
+            "id", "name", "site", "is_active", "priority", "audience", "min_visits",
+            "page_patterns", "page_views_each", "within_days", "segment", "form",
+            "title_ja", "title_en", "body_ja", "body_en", "cta_label_ja", "cta_label_en",
+            "cta_url", "snooze_days",
+        ]  # fmt: skip
+
+
+class PopupViewSet(viewsets.ModelViewSet):
+    permission_classes = [RolePermissions]
+    serializer_class = PopupSerializer
+    queryset = Popup.objects.order_by("id")
+    pagination_class = IdCursorPagination
+
+
+class SlotVariantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SlotVariant
+        fields = ["rule", "segment", "html_ja", "html_en", "position"]
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("rule") == SlotVariant.Rule.SEGMENT and not attrs.get("segment"):
+            raise serializers.ValidationError(
+                {"segment": [_("Choose the segment this content is for.")]}
+            )
+        return attrs
+
+
+class SlotSerializer(serializers.ModelSerializer):
+    """A personalized element with its variants (replaced as a whole on update)."""
+
+    variants = SlotVariantSerializer(many=True, required=False)
+
+    class Meta:
+        model = Slot
+        fields = ["id", "name", "description", "variants"]
+
+    @transaction.atomic
+    def create(self, validated_data: dict) -> Slot:
+        variants = validated_data.pop("variants", [])
+        slot = Slot.objects.create(**validated_data)
+        SlotVariant.objects.bulk_create(SlotVariant(slot=slot, **v) for v in variants)
+        return slot
+
+    @transaction.atomic
+    def update(self, slot: Slot, validated_data: dict) -> Slot:
+        variants = validated_data.pop("variants", None)
+        for name, value in validated_data.items():
+            setattr(slot, name, value)
+        slot.save()
+        if variants is not None:
+            slot.variants.all().delete()
+            SlotVariant.objects.bulk_create(SlotVariant(slot=slot, **v) for v in variants)
+        return slot
+
+
+class SlotViewSet(viewsets.ModelViewSet):
+    permission_classes = [RolePermissions]
+    serializer_class = SlotSerializer
+    queryset = Slot.objects.prefetch_related("variants").order_by("id")
+    pagination_class = IdCursorPagination

@@ -9,10 +9,12 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from leads.models import ActorKind, Consent
 from leads.services import consent_record, lead_upsert
 from tracking import writer
+from tracking.double_opt_in import double_opt_in_request
 from tracking.models import EventType, Form, FormSubmission, Identification, Site, Visitor
 from tracking.services import visitor_identify
 
@@ -50,10 +52,17 @@ def form_submit(
     url: str = "",
 ) -> FormSubmission:
     """Upsert the lead by email, record consent (form version + text shown),
-    identify the browser, record a form_submit event, add the form's tags.
-    All or nothing: a failure leaves nothing half-saved."""
-    lead, _outcome = lead_upsert(data=data, actor_kind=ActorKind.FORM, tags=form.tags)
-    if consented:
+    identify the browser, record a form_submit event, add the form's tags
+    (and its consent tags when the visitor consented).
+
+    With double opt-in and consent given, the consent, the consent tags and
+    the identification wait for the click in the confirmation mail (queued
+    here, see ``tracking.double_opt_in``): whoever typed the address may not
+    own it. All or nothing: a failure leaves nothing half-saved."""
+    pending = form.double_opt_in and consented
+    tags = [*form.tags, *(form.consent_tags if consented and not pending else [])]
+    lead, _outcome = lead_upsert(data=data, actor_kind=ActorKind.FORM, tags=tags)
+    if consented and not pending:
         consent_record(
             lead=lead,
             basis=Consent.Basis.FORM,
@@ -64,7 +73,8 @@ def form_submit(
     site = Site.objects.filter(key=site_key).first() if site_key else form.site
     if site is not None and anon_id:
         visitor, _created = Visitor.objects.get_or_create(site=site, anon_id=anon_id[:64])
-        visitor_identify(visitor=visitor, lead=lead, method=Identification.Method.FORM)
+        if not pending:
+            visitor_identify(visitor=visitor, lead=lead, method=Identification.Method.FORM)
     submission = FormSubmission.objects.create(
         form=form,
         form_version=form.version,
@@ -74,6 +84,10 @@ def form_submit(
         consented=consented,
         ip=ip,
     )
+    if pending:
+        double_opt_in_request(
+            submission=submission, consent_text=consent_text, language=get_language()
+        )
     writer.write_batch(
         [
             {
@@ -86,7 +100,12 @@ def form_submit(
                 "url": url[:2048],
                 "title": form.name,
                 "referrer": "",
-                "properties": {"form": form.key, "form_id": form.pk, "submission": submission.pk},
+                "properties": {
+                    "form": form.key,
+                    "form_id": form.pk,
+                    "submission": submission.pk,
+                    **({"double_opt_in": "pending"} if pending else {}),
+                },
             }
         ]
     )

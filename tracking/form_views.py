@@ -5,10 +5,17 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
+from tracking.double_opt_in import (
+    double_opt_in_confirm,
+    double_opt_in_resend,
+    opt_in_for_token,
+    pending_opt_in_for,
+)
 from tracking.form_submissions import (
     asset_submission,
     asset_token,
@@ -99,6 +106,7 @@ def _form_page(request: HttpRequest, lead_form: Form) -> HttpResponse:
                         else ""
                     ),
                     redirect_url=lead_form.redirect_url,
+                    confirm_by_mail=hasattr(submission, "double_opt_in"),
                 )
                 return render(request, template, context)
         status = 400 if capture.errors else 200
@@ -114,3 +122,56 @@ def form_asset(request: HttpRequest, key: str, token: str) -> HttpResponse:
     record_download(submission, request.build_absolute_uri())
     name = lead_form.asset.name.rsplit("/", 1)[-1]
     return FileResponse(lead_form.asset.open("rb"), as_attachment=True, filename=name)
+
+
+def form_confirm(request: HttpRequest, key: str, token: str) -> HttpResponse:
+    """The link in a double opt-in mail. GET shows a button, its POST confirms:
+    mail scanners that open every link must not confirm for the person. A
+    genuine but expired link offers a new mail; a tampered one asks for the
+    address to send a new link to."""
+    lead_form = _form_or_404(key)
+    opt_in, status = opt_in_for_token(token, lead_form)
+    if opt_in is None:
+        return _confirm_page(request, lead_form, "invalid", status=400)
+    with translation.override(opt_in.language):
+        if request.method == "POST" and request.POST.get("action") == "resend":
+            mail = double_opt_in_resend(opt_in=opt_in)
+            return _confirm_page(request, lead_form, "resent" if mail else "resend_refused")
+        if opt_in.state == opt_in.State.CONFIRMED:
+            return _confirm_page(request, lead_form, "already")
+        if status == "expired":
+            return _confirm_page(request, lead_form, "expired", status=410)
+        if request.method == "POST":
+            double_opt_in_confirm(
+                opt_in=opt_in,
+                ip=_client_ip(request),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            )
+            return _confirm_page(request, lead_form, "confirmed")
+        return _confirm_page(request, lead_form, "ask")
+
+
+def form_confirm_resend(request: HttpRequest, key: str) -> HttpResponse:
+    """A new confirmation link by address, for a link that no longer works.
+    Answers the same whether or not the address waits for one."""
+    lead_form = _form_or_404(key)
+    if request.method != "POST":
+        return _confirm_page(request, lead_form, "invalid", status=400)
+    if rate_limited(_client_ip(request)):
+        return _confirm_page(request, lead_form, "resend_refused", status=429)
+    opt_in = pending_opt_in_for(lead_form, request.POST.get("email", ""))
+    if opt_in is not None:
+        double_opt_in_resend(opt_in=opt_in)
+    return _confirm_page(request, lead_form, "resend_requested")
+
+
+def _confirm_page(
+    request: HttpRequest, lead_form: Form, state: str, status: int = 200
+) -> HttpResponse:
+    context = {
+        "lead_form": lead_form,
+        "title": _localized(lead_form, "title") or lead_form.name,
+        "state": state,
+        "thanks": _localized(lead_form, "thanks"),
+    }
+    return render(request, "tracking/double_opt_in_page.html", context, status=status)

@@ -35,6 +35,21 @@ class Site(models.Model):
     respect_do_not_track = models.BooleanField(
         _("honour Do Not Track / Global Privacy Control"), default=False
     )
+    # The sender of mail sent on this site's behalf (double opt-in confirmations):
+    # 特定電子メール法 wants the sender's name, address and a contact in each mail.
+    sender_name = models.CharField(
+        _("sender name"), max_length=200, blank=True, default="",
+        help_text=_("Shown as the sender of confirmation mail, e.g. 株式会社サンプル."),
+    )  # fmt: skip
+    sender_email = models.EmailField(
+        _("sender address"), blank=True, default="",
+        help_text=_("From address of confirmation mail; empty: the system sender."),
+    )  # fmt: skip
+    mail_footer_ja = models.TextField(
+        _("mail footer (Japanese)"), blank=True, default="",
+        help_text=_("Company name, postal address and contact shown under each mail."),
+    )  # fmt: skip
+    mail_footer_en = models.TextField(_("mail footer (English)"), blank=True, default="")
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
@@ -129,6 +144,7 @@ class EventType(models.TextChoices):
     OUTBOUND_CLICK = "outbound_click", _("Outbound link")
     RETURNED_AFTER_ABSENCE = "returned_after_absence", _("Returned after absence")
     SEMINAR_ATTENDED = "seminar_attended", _("Seminar attended")
+    DOUBLE_OPT_IN_CONFIRMED = "double_opt_in_confirmed", _("Double opt-in confirmed")
     CUSTOM = "custom", _("Custom event")
 
 
@@ -166,6 +182,7 @@ class Identification(models.Model):
         FORM = "form", _("Form submission")
         EMAIL_CLICK = "email_click", _("Click in a tracked email")
         API = "api", _("API identify call")
+        DOUBLE_OPT_IN = "double_opt_in", _("Confirmed double opt-in")
 
     visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="identifications")
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="identifications")
@@ -210,6 +227,20 @@ class Form(models.Model):
     tags = ArrayField(
         models.CharField(max_length=100), verbose_name=_("tags to add"), default=list, blank=True
     )
+    consent_tags = ArrayField(
+        models.CharField(max_length=100), verbose_name=_("tags to add with consent"),
+        default=list, blank=True,
+        help_text=_("Added only when the visitor consents to marketing mail (with double "
+                    "opt-in: once they confirm)."),
+    )  # fmt: skip
+    double_opt_in = models.BooleanField(
+        _("double opt-in"), default=False,
+        help_text=_("Consent counts only after the visitor clicks the link in a confirmation "
+                    "mail."),
+    )  # fmt: skip
+    double_opt_in_hours = models.PositiveIntegerField(
+        _("confirmation link valid for (hours)"), default=48
+    )
     asset = models.FileField(
         _("gated asset (e.g. a whitepaper PDF)"), blank=True, upload_to="assets/"
     )
@@ -227,6 +258,12 @@ class Form(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # The admin form and the API check double opt-in the same way.
+        from tracking.double_opt_in import check_double_opt_in_sender
+
+        check_double_opt_in_sender(self)
 
 
 class FormField(models.Model):
@@ -369,3 +406,65 @@ class SlotVariant(models.Model):
         verbose_name = _("slot variant")
         verbose_name_plural = _("slot variants")
         ordering = ["position", "id"]
+
+
+class DoubleOptIn(models.Model):
+    """A consent given on a double opt-in form, pending until the visitor
+    clicks the link in the confirmation mail. One per submission."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for confirmation")
+        CONFIRMED = "confirmed", _("Confirmed")
+
+    submission = models.OneToOneField(
+        FormSubmission, on_delete=models.CASCADE, related_name="double_opt_in"
+    )
+    form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="double_opt_ins")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="double_opt_ins")
+    visitor = models.ForeignKey(Visitor, null=True, blank=True, on_delete=models.SET_NULL)
+    email = models.EmailField(_("email"))
+    language = models.CharField(_("language"), max_length=10, default="ja")
+    consent_text = models.TextField(_("text shown"), blank=True, default="")
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING
+    )
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    confirmed_ip = models.GenericIPAddressField(_("confirmed from IP"), null=True, blank=True)
+    confirmed_user_agent = models.CharField(
+        _("confirmed with browser"), max_length=300, blank=True, default=""
+    )
+
+    class Meta:
+        verbose_name = _("double opt-in")
+        verbose_name_plural = _("double opt-ins")
+        indexes = [models.Index(fields=["form", "email"], name="tracking_optin_form_email")]
+
+
+class DoubleOptInMail(models.Model):
+    """One confirmation mail: number 1 is the mail of the submission, later
+    numbers are resends the visitor asked for. The row is written before the
+    mail is sent and claimed with a conditional UPDATE, so a retry or a
+    crashed worker can neither send it twice nor lose it."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+
+    opt_in = models.ForeignKey(DoubleOptIn, on_delete=models.CASCADE, related_name="mails")
+    number = models.PositiveSmallIntegerField(default=1)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    message_id = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("confirmation mail")
+        verbose_name_plural = _("confirmation mails")
+        constraints = [
+            models.UniqueConstraint(fields=["opt_in", "number"], name="tracking_optinmail_once"),
+        ]
+        indexes = [models.Index(fields=["state", "created_at"], name="tracking_optinmail_due")]

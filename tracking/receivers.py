@@ -6,7 +6,8 @@ from django.dispatch import receiver
 
 from leads.models import Lead
 from leads.signals import lead_merging
-from tracking.models import FormSubmission, Identification, Visit, Visitor
+from tracking.models import EventType, FormSubmission, Identification, Visit, Visitor
+from tracking.signals import events_recorded
 
 
 @receiver(lead_merging, dispatch_uid="tracking-lead-merging")
@@ -31,3 +32,13 @@ def forget_deleted_lead(sender, instance: Lead, **kwargs) -> None:
     key, so nothing else would remove it)."""
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM tracking_event WHERE lead_id = %s", [instance.pk])
+
+
+@receiver(events_recorded, dispatch_uid="tracking-lead-touches")
+def refresh_touches(sender, by_lead: dict, **kwargs) -> None:
+    """A known lead's new visit may come from a new campaign: keep the lead's
+    last touch current (one statement for the batch's leads)."""
+    from tracking.services import lead_touches_refresh
+
+    visited = [lead_id for lead_id, types in by_lead.items() if EventType.PAGE_VIEW in types]
+    lead_touches_refresh(visited)

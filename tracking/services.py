@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.models import Lead
@@ -49,25 +48,49 @@ def visitor_identify(*, visitor: Visitor, lead: Lead, method: str) -> Identifica
     return identification
 
 
-def _touch_label(touch: dict) -> str:
-    parts = [touch.get("utm_source"), touch.get("utm_medium"), touch.get("utm_campaign")]
-    label = " / ".join(p for p in parts if p)
-    return (label or touch.get("referrer") or "")[:200]
+#: A visit's source as stored on the lead: "source / medium / campaign", else the referrer.
+_TOUCH_LABEL_SQL = """
+    left(coalesce(nullif(concat_ws(' / ', nullif(v.utm->>'utm_source', ''),
+                                          nullif(v.utm->>'utm_medium', ''),
+                                          nullif(v.utm->>'utm_campaign', '')), ''),
+                  v.referrer), 200)
+"""
+
+
+def lead_touches_refresh(lead_ids: list[int]) -> int:
+    """First touch (the earliest visit that came from somewhere: UTM or
+    referrer) is set once; last touch follows the latest such visit, so a
+    direct visit keeps the campaign that brought the lead last. One statement
+    per kind for all the leads. Returns how many leads changed."""
+    if not lead_ids:
+        return 0
+    changed = 0
+    with connection.cursor() as cursor:
+        for column, order, only_empty in (
+            ("first_touch_source", "ASC", True),
+            ("last_touch_source", "DESC", False),
+        ):
+            cursor.execute(
+                f"""
+                UPDATE leads_lead l SET {column} = t.label, updated_at = now()
+                FROM (
+                    SELECT DISTINCT ON (v.lead_id) v.lead_id, {_TOUCH_LABEL_SQL} AS label
+                    FROM tracking_visit v
+                    WHERE v.lead_id = ANY(%s) AND (v.utm <> '{{}}'::jsonb OR v.referrer <> '')
+                    ORDER BY v.lead_id, v.started_at {order}
+                ) t
+                WHERE l.id = t.lead_id AND t.label <> ''
+                  AND l.{column} IS DISTINCT FROM t.label
+                  {"AND l." + column + " = ''" if only_empty else ""}
+                """,  # noqa: S608 - column and order are constants above
+                [list(lead_ids)],
+            )
+            changed += cursor.rowcount
+    return changed
 
 
 def _attribute_touches(lead: Lead, visitor: Visitor) -> None:
-    """First touch: the earliest visit's source; last touch: the latest one's."""
-    visits = Visit.objects.filter(lead=lead).order_by("started_at")
-    first = visits.first()
-    last = visits.last()
-    updates = {}
-    if first is not None and not lead.first_touch_source:
-        updates["first_touch_source"] = _touch_label(first.utm | {"referrer": first.referrer})
-    if last is not None:
-        updates["last_touch_source"] = _touch_label(last.utm | {"referrer": last.referrer})
-    updates = {k: v for k, v in updates.items() if v}
-    if updates:
-        Lead.objects.filter(pk=lead.pk).update(updated_at=timezone.now(), **updates)
+    lead_touches_refresh([lead.pk])
 
 
 def check_site_domains(domains: list[str]) -> list[str]:

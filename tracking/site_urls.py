@@ -12,5 +12,9 @@ urlpatterns = [
     path("t/decide", personalization_views.decide, name="tracking-decide"),
     path("t/popup", personalization_views.popup_action, name="tracking-popup"),
     path("f/<slug:key>/", form_views.form_page, name="tracking-form"),
+    path("f/<slug:key>/confirm/", form_views.form_confirm_resend, name="tracking-form-resend"),
+    path(
+        "f/<slug:key>/confirm/<str:token>/", form_views.form_confirm, name="tracking-form-confirm"
+    ),
     path("f/<slug:key>/asset/<str:token>/", form_views.form_asset, name="tracking-form-asset"),
 ]

@@ -16,6 +16,12 @@ TITLES = {
     ),
     EventType.EMAIL_OPEN: ("mail", lambda e: _("Opened “%(mail)s”") % {"mail": e.title}),
     EventType.EMAIL_CLICK: ("mail", lambda e: _("Clicked in “%(mail)s”") % {"mail": e.title}),
+    EventType.DOUBLE_OPT_IN_CONFIRMED: (
+        "consent",
+        lambda e: (
+            _("Confirmed their email address (double opt-in, “%(form)s”)") % {"form": e.title}
+        ),
+    ),
     EventType.RETURNED_AFTER_ABSENCE: (
         "return",
         lambda e: _("Came back after %(days)s days") % {"days": e.properties.get("gap_days")},

@@ -7,6 +7,9 @@ from tracking import apis
 
 router = SimpleRouter()
 router.register("sites", apis.SiteViewSet, basename="site")
+router.register("forms", apis.FormViewSet, basename="form")
+router.register("popups", apis.PopupViewSet, basename="popup")
+router.register("slots", apis.SlotViewSet, basename="slot")
 
 urlpatterns = [
     path("events/", apis.EventsView.as_view(), name="event-list"),

@@ -22,6 +22,7 @@ def form_post(**overrides):
         "consent_text_ja": "同意します", "consent_text_en": "I agree",
         "thanks_ja": "ありがとうございました", "thanks_en": "Thanks", "redirect_url": "",
         "tags": "セミナー参加", "asset_hours": "72", "min_fill_seconds": "3",
+        "double_opt_in_hours": "48",
         "fields-TOTAL_FORMS": "2", "fields-INITIAL_FORMS": "0",
         "fields-MIN_NUM_FORMS": "0", "fields-MAX_NUM_FORMS": "1000",
         "fields-0-field": "email", "fields-0-label_ja": "メール", "fields-0-required": "on",
