@@ -20,8 +20,8 @@ def maintain_partitions() -> dict:
     return {"created": ensure_partitions(), "dropped": drop_expired_partitions()}
 
 
-# Confirmation mail goes through the mail queue, not the busy tracking queue.
-@shared_task(name="tracking.tasks.send_double_opt_in_mail", queue="mail")
+# Confirmation mail is routed to the mail queue (CELERY_TASK_ROUTES).
+@shared_task(name="tracking.tasks.send_double_opt_in_mail")
 def send_double_opt_in_mail(mail_id: int, stale_before: str | None = None) -> bool:
     """Send one double opt-in confirmation mail. Idempotent: the row is claimed
     with a conditional UPDATE, so a redelivered or duplicate task sends nothing
@@ -34,7 +34,7 @@ def send_double_opt_in_mail(mail_id: int, stale_before: str | None = None) -> bo
     return double_opt_in_mail_send(mail_id, stale_before=before)
 
 
-@shared_task(name="tracking.tasks.redeliver_double_opt_in_mails", queue="mail")
+@shared_task(name="tracking.tasks.redeliver_double_opt_in_mails")
 def redeliver_double_opt_in_mails() -> int:
     """Every minute: hand out confirmation mails not picked up, or claimed by a
     worker that died before sending."""

@@ -48,6 +48,13 @@ def _cors(response: HttpResponse, request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _opted_out(request: HttpRequest, site) -> bool:
+    """Do Not Track / Global Privacy Control, honoured when the site says so."""
+    return site.respect_do_not_track and (
+        request.META.get("HTTP_DNT") == "1" or request.META.get("HTTP_SEC_GPC") == "1"
+    )
+
+
 def _error(request, code: str, message: str, status: int = 400, **extra) -> JsonResponse:
     body = error_body(code, message, extra.pop("fields", None))
     body.update(extra)
@@ -99,6 +106,8 @@ def collect(request: HttpRequest) -> HttpResponse:
     user_agent = request.META.get("HTTP_USER_AGENT", "")
     if is_bot(user_agent):
         return _cors(JsonResponse({"accepted": 0, "ignored": "bot"}, status=202), request)
+    if _opted_out(request, site):
+        return _cors(JsonResponse({"accepted": 0, "ignored": "do_not_track"}, status=202), request)
     raw_events = payload.get("events") if "events" in payload else [payload]
     if not isinstance(raw_events, list) or not raw_events:
         return _error(request, "malformed", _("events must be a non-empty list."))
@@ -135,7 +144,7 @@ def pixel(request: HttpRequest) -> HttpResponse:
     params = request.GET
     site = site_for_key(params.get("s", ""))
     user_agent = request.META.get("HTTP_USER_AGENT", "")
-    if site is not None and not is_bot(user_agent):
+    if site is not None and not is_bot(user_agent) and not _opted_out(request, site):
         page = params.get("u") or request.META.get("HTTP_REFERER", "")
         host = urlsplit(page).hostname or ""
         try:

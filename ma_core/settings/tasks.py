@@ -39,6 +39,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 KIZUKI_QUEUES = ("default", "tracking", "mail", "sync")
 CELERY_TASK_QUEUES = [Queue(name) for name in KIZUKI_QUEUES]
 CELERY_TASK_ROUTES = {
+    # Mail a visitor waits for goes through the mail queue, not the busy tracking one.
+    "tracking.tasks.send_double_opt_in_mail": {"queue": "mail"},
+    "tracking.tasks.redeliver_double_opt_in_mails": {"queue": "mail"},
     "tracking.*": {"queue": "tracking"},
     "scenarios.*": {"queue": "mail"},
     "sfa_sync.*": {"queue": "sync"},

@@ -162,3 +162,29 @@ def test_collect_answers_in_the_browsers_language_without_a_session(collect, acc
     assert response.json()["error"]["message"] == message
     assert response["Content-Language"] == ("en" if accept else "ja")
     assert "Set-Cookie" not in response and "sessionid" not in response.cookies
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("header", ["HTTP_DNT", "HTTP_SEC_GPC"])
+def test_do_not_track_and_gpc_are_honoured_when_the_site_says_so(
+    collect, client, site, redis_client, header
+):
+    # given a browser that asks not to be tracked
+    assert collect({"site": site.key, "visitor": "v-1", **page_view()}, **{header: "1"}).json() == {
+        "accepted": 1
+    }  # the site does not honour it yet
+    site.respect_do_not_track = True
+    site.save()
+    from tracking import intake
+
+    intake._site_cache.clear()
+    # when it sends a page view and loads the pixel
+    response = collect({"site": site.key, "visitor": "v-1", **page_view()}, **{header: "1"})
+    pixel = client.get(
+        "/t/px.gif", {"s": site.key, "v": "v-1", "u": "https://www.example.co.jp/"},
+        HTTP_USER_AGENT="Mozilla/5.0 Chrome/120", **{header: "1"},
+    )  # fmt: skip
+    # then nothing more is recorded, and the page still gets its answers
+    assert response.status_code == 202 and response.json()["accepted"] == 0
+    assert pixel.status_code == 200 and pixel["Content-Type"] == "image/gif"
+    assert writer.drain() == 1

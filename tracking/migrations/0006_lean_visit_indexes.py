@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('leads', '0004_segment_preset_key'),
-        ('tracking', '0004_popups_slots'),
+        ('tracking', '0005_double_opt_in'),
     ]
 
     operations = [
