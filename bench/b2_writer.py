@@ -21,6 +21,7 @@ import statistics
 import time
 import uuid
 
+from bench import dataset
 from bench.harness import Figure
 
 EVENTS = {"tiny": 20_000, "medium": 500_000, "full": 2_000_000}
@@ -72,6 +73,7 @@ def _truncate() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE tracking_event, tracking_visit, tracking_visitor CASCADE")
+    dataset.forget()
 
 
 def _drain_rate(events: list[dict]) -> float:
