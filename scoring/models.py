@@ -215,7 +215,7 @@ class RescoreJob(models.Model):
     state = models.CharField(
         _("state"), max_length=10, choices=State.choices, default=State.PENDING
     )
-    total_steps = models.PositiveIntegerField(_("steps"), default=3)
+    total_steps = models.PositiveIntegerField(_("steps"), default=2)
     done_steps = models.PositiveIntegerField(_("steps done"), default=0)
     leads_changed = models.PositiveIntegerField(_("leads changed"), default=0)
     error = models.TextField(_("error"), blank=True, default="")

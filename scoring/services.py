@@ -39,6 +39,8 @@ def check_score_rule(*, event_type: str, url_pattern: str = "", points: int, dai
         ]
     if url_pattern and (len(url_pattern) > 500 or any(c in url_pattern for c in "\n\r\t")):
         errors["url_pattern"] = [_("A URL pattern is one line of at most 500 characters.")]
+    if url_pattern and " " in url_pattern.strip():
+        errors["url_pattern"] = [_("A URL has no spaces: type the part of the URL, e.g. /pricing.")]
     if url_pattern and url_pattern.strip("*") == "":
         errors["url_pattern"] = [_("The pattern matches every URL; leave it empty instead.")]
     if daily_cap is not None and daily_cap <= 0:
