@@ -55,6 +55,7 @@ from leads.models import (
     Suppression,
     Tag,
 )
+from leads.panels import lead_panels
 
 #: Leads per statement when an action runs over a selection: one array of
 #: 5,000 bigints (~40 kB) per INSERT/DELETE, and one short transaction each.
@@ -809,6 +810,7 @@ class LeadAdmin(admin.ModelAdmin):
                 correction.lines = timeline.correction_lines(correction, labels)
                 correction.by_name = user_name(correction.corrected_by)
         return {
+            "extra_panels": lead_panels(request, lead),
             "lead_tags": selectors.lead_tags(lead),
             "tag_names": selectors.tag_names(),
             "activity_form": ActivityLogForm(),

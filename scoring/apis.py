@@ -18,7 +18,7 @@ from ma_core.api_pagination import IdCursorPagination
 from ma_core.api_permissions import RolePermissions
 from scoring import services
 from scoring.models import FitRule, ScoreRule, ScoringSettings, TagAdjustment
-from scoring.selectors import lead_explanation
+from scoring.selectors import lead_explanation, lead_score_history, score_day_events
 
 
 def _raise(exc: DjangoValidationError):
@@ -207,12 +207,34 @@ class ScoringSettingsView(APIView):
 
 
 class LeadScoreView(APIView):
-    """GET /leads/{id}/score/: why the lead has its score ("why is this lead HOT?")."""
+    """GET /leads/{id}/score/: why the lead has its score ("why is this lead HOT?"),
+    plus ``history``: its daily score and rank over the last 90 days."""
 
     permission_classes = [RolePermissions]
     queryset = Lead.objects.all()
 
     def get(self, request: Request, lead_pk: int) -> Response:
-        return Response(
-            lead_explanation(get_object_or_404(leads_visible_to(request.user), pk=lead_pk))
-        )
+        lead = get_object_or_404(leads_visible_to(request.user), pk=lead_pk)
+        return Response({**lead_explanation(lead), "history": lead_score_history(lead)})
+
+
+class LeadScoreEventsView(APIView):
+    """GET /leads/{id}/score/events/?rule=<id>&day=<YYYY-MM-DD>: the events behind
+    one line of the explanation (one rule on one day)."""
+
+    permission_classes = [RolePermissions]
+    queryset = Lead.objects.all()
+
+    class InputSerializer(serializers.Serializer):
+        rule = serializers.IntegerField()
+        day = serializers.DateField()
+
+    def get(self, request: Request, lead_pk: int) -> Response:
+        lead = get_object_or_404(leads_visible_to(request.user), pk=lead_pk)
+        data = self.InputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        rule = ScoreRule.objects.filter(pk=data.validated_data["rule"]).first()
+        if rule is None:
+            raise serializers.ValidationError({"rule": [_("There is no such score rule.")]})
+        events = score_day_events(lead=lead, rule=rule, day=data.validated_data["day"])
+        return Response({"rule": rule.pk, "day": data.validated_data["day"], "events": events})

@@ -7,6 +7,7 @@ class ScoringConfig(AppConfig):
     verbose_name = _("Scoring")
 
     def ready(self) -> None:
-        from scoring import receivers, timeline  # noqa: F401 - connects the signal receivers
+        from scoring import panels, receivers, timeline  # noqa: F401 - connects the receivers
 
         timeline.register()
+        panels.register()

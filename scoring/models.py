@@ -1,9 +1,10 @@
 """Lead qualification (リードクオリフィケーション): rules, the score ledger, ranks.
 
-The ledger is the truth: one ``ScoreEntry`` per (rule, source event). A
-lead's behaviour score is the sum of its entries inside the rolling window
-(90 days by default), each rule capped per lead per day; total = behaviour
-+ fit + tag adjustments. ``Lead.score`` / ``Lead.rank`` are kept current
+The ledger is the truth: one ``ScoreDay`` per (lead, rule, local day) with
+the capped points, the event count and the first/last event time. A lead's
+behaviour score is the sum of its ledger days inside the rolling window (the
+last 90 local days, today included, by default); total = behaviour + fit +
+tag adjustments. ``Lead.score`` / ``Lead.rank`` are kept current
 for search and lists by ``scoring.services`` (set-based SQL).
 """
 
@@ -124,25 +125,66 @@ class TagAdjustment(models.Model):
         return f"{self.tag.name} {self.points:+d}"
 
 
-class ScoreEntry(models.Model):
-    """The ledger: points a rule gave a lead for one event."""
+class ScoreDay(models.Model):
+    """The ledger, one row per (lead, rule, local day): the points the rule gave
+    the lead that day (capped by ``daily_cap``), the points before the cap, how
+    many events matched and the first and last of them. The events themselves
+    stay in ``tracking_event``; ``scoring.selectors.score_day_events`` lists them.
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="score_entries")
-    rule = models.ForeignKey(ScoreRule, on_delete=models.CASCADE, related_name="entries")
-    event_uid = models.UUIDField()
-    points = models.IntegerField()
-    occurred_at = models.DateTimeField()
+    Rows are recomputed from events, never added to, so a retried task cannot
+    double-count. No FK constraints: the full rebuild writes the whole table
+    set-based into a fresh table and swaps it in (``scoring.services``), and a
+    per-row FK check would cost more than the rebuild itself. Deleting a lead or
+    a rule still deletes its rows (Django's cascade, ``lead_id``/``rule_id``).
+    """
+
+    pk = models.CompositePrimaryKey("lead_id", "rule_id", "day")
+    lead = models.ForeignKey(
+        Lead,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="score_days",
+    )
+    rule = models.ForeignKey(
+        ScoreRule,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="days",
+    )
+    day = models.DateField(_("day"))
+    points = models.IntegerField(_("points"))
+    raw_points = models.IntegerField(_("points before the cap"))
+    events = models.IntegerField(_("events"))
+    first_at = models.DateTimeField(_("first event"))
+    last_at = models.DateTimeField(_("last event"))
 
     class Meta:
-        verbose_name = _("score entry")
-        verbose_name_plural = _("score entries")
-        constraints = [
-            models.UniqueConstraint(fields=["rule", "event_uid"], name="scoring_entry_once"),
-        ]
-        indexes = [
-            models.Index(fields=["lead", "occurred_at"], name="scoring_entry_lead_time"),
-            models.Index(fields=["occurred_at"], name="scoring_entry_time"),
-        ]
+        verbose_name = _("score ledger day")
+        verbose_name_plural = _("score ledger days")
+
+
+class ScoreSnapshot(models.Model):
+    """A lead's score and rank at the end of a day, for trend charts. Written by
+    the daily job for every lead whose score is not 0; a missing day means 0."""
+
+    pk = models.CompositePrimaryKey("lead_id", "day")
+    lead = models.ForeignKey(
+        Lead,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="score_snapshots",
+    )
+    day = models.DateField(_("day"))
+    score = models.IntegerField(_("score"))
+    rank = models.CharField(_("rank"), max_length=4, choices=Rank.choices)
+
+    class Meta:
+        verbose_name = _("score snapshot")
+        verbose_name_plural = _("score snapshots")
+        indexes = [models.Index(fields=["day"], name="scoring_snapshot_day")]
 
 
 class RankChange(models.Model):
@@ -169,11 +211,21 @@ class RescoreJob(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
-    reason = models.CharField(max_length=200)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    total_steps = models.PositiveIntegerField(default=3)
-    done_steps = models.PositiveIntegerField(default=0)
-    leads_changed = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=200)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING
+    )
+    total_steps = models.PositiveIntegerField(_("steps"), default=2)
+    done_steps = models.PositiveIntegerField(_("steps done"), default=0)
+    leads_changed = models.PositiveIntegerField(_("leads changed"), default=0)
+    error = models.TextField(_("error"), blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rescore job")
+        verbose_name_plural = _("rescore jobs")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.reason}"

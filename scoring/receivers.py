@@ -6,7 +6,7 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from leads.signals import lead_merging, tags_changed
-from scoring.models import RankChange, ScoreEntry
+from scoring.models import RankChange, ScoreDay, ScoreSnapshot
 from scoring.tasks import LEADS_PER_TASK, score_leads
 from tracking.signals import events_recorded, visitor_identified
 
@@ -41,8 +41,10 @@ def on_tags(sender, lead_ids: list, **kwargs) -> None:
 
 @receiver(lead_merging, dispatch_uid="scoring-lead-merging")
 def on_merge(sender, survivor_id: int, merged_id: int, moved: dict, **kwargs) -> None:
-    moved["score_entries"] = ScoreEntry.objects.filter(lead_id=merged_id).update(
-        lead_id=survivor_id
-    )
+    # The merged lead's ledger days are recomputed under the survivor from the
+    # events (which tracking moves to it): moving the rows could double a day
+    # both leads had, and the ledger is only ever recomputed, never added to.
+    moved["score_days"], _ = ScoreDay.objects.filter(lead_id=merged_id).delete()
+    ScoreSnapshot.objects.filter(lead_id=merged_id).delete()
     RankChange.objects.filter(lead_id=merged_id).update(lead_id=survivor_id)
     transaction.on_commit(lambda: _enqueue([survivor_id]))

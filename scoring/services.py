@@ -4,7 +4,9 @@ set-based SQL over sets of leads, never a Python loop per lead."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+import zoneinfo
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -37,6 +39,8 @@ def check_score_rule(*, event_type: str, url_pattern: str = "", points: int, dai
         ]
     if url_pattern and (len(url_pattern) > 500 or any(c in url_pattern for c in "\n\r\t")):
         errors["url_pattern"] = [_("A URL pattern is one line of at most 500 characters.")]
+    if url_pattern and " " in url_pattern.strip():
+        errors["url_pattern"] = [_("A URL has no spaces: type the part of the URL, e.g. /pricing.")]
     if url_pattern and url_pattern.strip("*") == "":
         errors["url_pattern"] = [_("The pattern matches every URL; leave it empty instead.")]
     if daily_cap is not None and daily_cap <= 0:
@@ -62,52 +66,188 @@ def rescore_in_background(*, reason: str, rule_ids: list[int] | None = None):
     return job
 
 
-def window(now: datetime.datetime | None = None) -> tuple[datetime.datetime, datetime.datetime]:
+#: Advisory lock key of the ledger. Incremental and per-rule writers hold it
+#: shared; the full rebuild holds it exclusively while it builds and swaps the
+#: table, so no incremental write can land in the table being replaced (they
+#: wait, then write into the new one).
+LEDGER_LOCK = 0x4B5A4C44  # "KZLD"
+
+#: Memory for the rebuild's aggregate and index build (per statement, not per
+#: connection): with the default 4 MB the GROUP BY of a million ledger rows
+#: spills to disk and costs several times more.
+REBUILD_WORK_MEM = "256MB"
+
+#: One row per (lead, rule, local day): the capped points, the points before
+#: the cap, the event count and the first/last event. ``{scope}`` narrows it.
+LEDGER_SELECT = """
+    SELECT e.lead_id, r.id AS rule_id, (e.occurred_at AT TIME ZONE %(tz)s)::date AS day,
+           (CASE WHEN r.daily_cap IS NULL THEN r.points * count(*)
+                 ELSE LEAST(r.points * count(*), r.daily_cap) END)::int AS points,
+           (r.points * count(*))::int AS raw_points, count(*)::int AS events,
+           min(e.occurred_at) AS first_at, max(e.occurred_at) AS last_at
+    FROM tracking_event e
+    JOIN scoring_scorerule r
+      ON r.is_active AND r.event_type = e.type
+     AND (r.url_like = '' OR e.url LIKE r.url_like)
+     AND (r.form_key = '' OR e.properties->>'form' = r.form_key)
+    WHERE e.lead_id IS NOT NULL AND e.occurred_at >= %(start)s {scope}
+    GROUP BY e.lead_id, r.id, day
+"""
+LEDGER_COLUMNS = "lead_id, rule_id, day, points, raw_points, events, first_at, last_at"
+
+
+@dataclass(frozen=True)
+class Window:
+    """The rolling window in whole local days: ``first_day`` … ``today``
+    (``window_days`` days, today included). A ledger day counts while
+    ``day >= first_day``, so it leaves the window on ``day + window_days``."""
+
+    today: datetime.date
+    first_day: datetime.date
+    days: int
+
+    @property
+    def start(self) -> datetime.datetime:
+        """The first instant of ``first_day`` in the site's time zone."""
+        zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+        return datetime.datetime.combine(self.first_day, datetime.time.min, tzinfo=zone)
+
+    def leaves_on(self, day: datetime.date) -> datetime.date:
+        return day + datetime.timedelta(days=self.days)
+
+
+def score_window(now: datetime.datetime | None = None) -> Window:
     now = now or timezone.now()
-    return now - datetime.timedelta(days=ScoringSettings.current().window_days), now
+    days = ScoringSettings.current().window_days
+    today = timezone.localtime(now, zoneinfo.ZoneInfo(settings.TIME_ZONE)).date()
+    return Window(today=today, first_day=today - datetime.timedelta(days=days - 1), days=days)
+
+
+def window(now: datetime.datetime | None = None) -> tuple[datetime.datetime, datetime.datetime]:
+    """(start, now) of the window as instants."""
+    now = now or timezone.now()
+    return score_window(now).start, now
 
 
 def ledger_from_events(
     *,
     lead_ids: Iterable[int] | None = None,
     rule_ids: Iterable[int] | None = None,
+    since: datetime.date | None = None,
     now: datetime.datetime | None = None,
 ) -> int:
-    """Write ledger entries for events inside the window that rules match.
-    Idempotent (one entry per rule and event). Returns entries added."""
-    since, now = window(now)
-    scope, params = "", {"since": since, "now": now}
+    """Recompute ledger days from events inside the window. Idempotent: rows are
+    recomputed from the events, never added to, so a retried task changes nothing.
+
+    - nothing given: the full rebuild (``ledger_rebuild``);
+    - ``rule_ids``: those rules' rows for every lead (a rule changed);
+    - ``lead_ids`` (and/or ``since``, a local day): the incremental path, only
+      the (lead, rule, day) rows whose events changed are written.
+
+    Returns the rows written."""
+    if lead_ids is None and rule_ids is None and since is None:
+        return ledger_rebuild(now=now)
+    if rule_ids is not None and lead_ids is None and since is None:
+        return rule_ledger_rebuild(list(rule_ids), now=now)
+    win = score_window(now)
+    start = win.start
+    params: dict = {"tz": settings.TIME_ZONE}
+    scope = ""
     if lead_ids is not None:
         scope += " AND e.lead_id = ANY(%(leads)s)"
         params["leads"] = list(lead_ids)
     if rule_ids is not None:
         scope += " AND r.id = ANY(%(rules)s)"
         params["rules"] = list(rule_ids)
-    with connection.cursor() as cursor:
+    if since is not None and since > win.first_day:
+        zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+        start = datetime.datetime.combine(since, datetime.time.min, tzinfo=zone)
+    params["start"] = start
+    sql = f"""
+        WITH fresh AS ({LEDGER_SELECT.format(scope=scope)}),
+        stale AS (
+            SELECT f.* FROM fresh f
+            LEFT JOIN scoring_scoreday d
+              ON d.lead_id = f.lead_id AND d.rule_id = f.rule_id AND d.day = f.day
+            WHERE d.lead_id IS NULL
+               OR (d.points, d.raw_points, d.events, d.first_at, d.last_at)
+                  IS DISTINCT FROM (f.points, f.raw_points, f.events, f.first_at, f.last_at)
+        )
+        INSERT INTO scoring_scoreday ({LEDGER_COLUMNS})
+        SELECT {LEDGER_COLUMNS} FROM stale
+        ON CONFLICT (lead_id, rule_id, day) DO UPDATE SET
+            points = EXCLUDED.points, raw_points = EXCLUDED.raw_points,
+            events = EXCLUDED.events, first_at = EXCLUDED.first_at, last_at = EXCLUDED.last_at
+    """  # noqa: S608 - fixed fragments; every value is a parameter
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [LEDGER_LOCK])
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def ledger_rebuild(*, now: datetime.datetime | None = None) -> int:
+    """Rebuild the whole ledger from events: one parallel CREATE TABLE … AS
+    SELECT … GROUP BY into a fresh table with no index, then its primary key,
+    then swap it in for the old table — all in one transaction, under the
+    exclusive ledger lock (incremental writers wait and then write into the new
+    table; readers see the old table until the commit). Returns rows built."""
+    win = score_window(now)
+    params = {"tz": settings.TIME_ZONE, "start": win.start}
+    build = "scoring_scoreday_build"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
+        cursor.execute(f"SET LOCAL maintenance_work_mem = '{REBUILD_WORK_MEM}'")
+        # The join's row estimate is off by orders of magnitude (type = event_type
+        # with the pattern filter), which makes the planner sort a million rows
+        # to group them; hashing them is twice as fast. Only this transaction.
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK])
+        cursor.execute(f"DROP TABLE IF EXISTS {build}")
+        cursor.execute(
+            f"CREATE TABLE {build} AS {LEDGER_SELECT.format(scope='')}",
+            params,
+        )
+        rows = cursor.rowcount
         cursor.execute(
             f"""
-            INSERT INTO scoring_scoreentry (lead_id, rule_id, event_uid, points, occurred_at)
-            SELECT e.lead_id, r.id, e.event_uid, r.points, e.occurred_at
-            FROM tracking_event e
-            JOIN leads_lead l ON l.id = e.lead_id
-            JOIN scoring_scorerule r
-              ON r.is_active AND r.event_type = e.type
-             AND (r.url_like = '' OR e.url LIKE r.url_like)
-             AND (r.form_key = '' OR e.properties->>'form' = r.form_key)
-            WHERE e.lead_id IS NOT NULL AND e.occurred_at > %(since)s
-              AND e.occurred_at <= %(now)s {scope}
-            ON CONFLICT (rule_id, event_uid) DO NOTHING
-            """,  # noqa: S608 - scope is built from fixed fragments; values are parameters
+            ALTER TABLE {build}
+                ALTER COLUMN points SET NOT NULL, ALTER COLUMN raw_points SET NOT NULL,
+                ALTER COLUMN events SET NOT NULL, ALTER COLUMN first_at SET NOT NULL,
+                ALTER COLUMN last_at SET NOT NULL,
+                ADD CONSTRAINT {build}_pkey PRIMARY KEY (lead_id, rule_id, day)
+            """
+        )
+        cursor.execute("DROP TABLE scoring_scoreday")
+        cursor.execute(f"ALTER TABLE {build} RENAME TO scoring_scoreday")
+        cursor.execute(
+            f"ALTER TABLE scoring_scoreday RENAME CONSTRAINT {build}_pkey TO scoring_scoreday_pkey"
+        )
+    return rows
+
+
+def rule_ledger_rebuild(rule_ids: list[int], *, now: datetime.datetime | None = None) -> int:
+    """Rules changed: their rows are recomputed from events for every lead
+    (points, pattern or cap may differ; an inactive rule keeps no rows)."""
+    win = score_window(now)
+    params = {"tz": settings.TIME_ZONE, "start": win.start, "rules": list(rule_ids)}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [LEDGER_LOCK])
+        cursor.execute("DELETE FROM scoring_scoreday WHERE rule_id = ANY(%s)", [list(rule_ids)])
+        cursor.execute(
+            f"INSERT INTO scoring_scoreday ({LEDGER_COLUMNS}) "
+            + LEDGER_SELECT.format(scope="AND r.id = ANY(%(rules)s)"),
             params,
         )
         return cursor.rowcount
 
 
-def rule_ledger_rebuild(rule_ids: list[int]) -> None:
-    """A rule changed: its entries are recomputed from events (points may differ)."""
+def ledger_prune(*, now: datetime.datetime | None = None) -> int:
+    """Drop ledger days that left the window (they count for nothing)."""
+    win = score_window(now)
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM scoring_scoreentry WHERE rule_id = ANY(%s)", [rule_ids])
-    ledger_from_events(rule_ids=rule_ids)
+        cursor.execute("DELETE FROM scoring_scoreday WHERE day < %s", [win.first_day])
+        return cursor.rowcount
 
 
 def _fit_sql(lead_ids: list[int] | None) -> tuple[str, list]:
@@ -135,37 +275,83 @@ def _fit_sql(lead_ids: list[int] | None) -> tuple[str, list]:
 
 
 def score_leads(
-    lead_ids: Iterable[int] | None = None, *, now: datetime.datetime | None = None
+    lead_ids: Iterable[int] | None = None,
+    *,
+    now: datetime.datetime | None = None,
+    refresh_ledger: bool = False,
 ) -> dict:
-    """Recompute score and rank of these leads (None: every lead) in one
-    statement; record rank changes. Returns {"changed", "rank_changes"}."""
+    """Recompute score and rank of these leads (None: every lead) from the
+    ledger, tags and fit rules in one statement; record rank changes and send
+    ``rank_changed`` on commit. Returns {"changed", "rank_changes"}.
+
+    ``refresh_ledger`` (with ``lead_ids``): the same statement first recomputes
+    these leads' ledger days from their events over the whole window (writing
+    only rows that differ) and takes the behaviour score from that fresh
+    aggregate instead of reading the rows back — the incremental path."""
     row = ScoringSettings.current()
-    since, now = window(now)
+    win = score_window(now)
+    now = now or timezone.now()
     ids = None if lead_ids is None else list(lead_ids)
+    refresh = refresh_ledger and ids is not None
     fit_sql, fit_params = _fit_sql(ids)
-    scope = "SELECT id FROM leads_lead" + ("" if ids is None else " WHERE id = ANY(%s)")  # noqa: S608
-    scope_params = [] if ids is None else [ids]
-    sql = f"""
-        WITH scope AS ({scope}),
-        daily AS (
-            SELECT e.lead_id, e.rule_id,
-                   CASE WHEN r.daily_cap IS NULL THEN SUM(e.points)
-                        ELSE LEAST(SUM(e.points), r.daily_cap) END AS points
-            FROM scoring_scoreentry e JOIN scoring_scorerule r ON r.id = e.rule_id
-            WHERE e.occurred_at > %s AND e.occurred_at <= %s
-              AND e.lead_id IN (SELECT id FROM scope)
-            GROUP BY e.lead_id, e.rule_id, r.daily_cap, (e.occurred_at AT TIME ZONE %s)::date
+    params: dict = {
+        "ids": ids,
+        "first_day": win.first_day,
+        "today": win.today,
+        "hot": row.hot_min,
+        "warm": row.warm_min,
+        "now": now,
+        "tz": settings.TIME_ZONE,
+        "start": win.start,
+        **{f"fit{i}": value for i, value in enumerate(fit_params)},
+    }
+    # The fit query is compiled by Django with positional placeholders.
+    pieces = fit_sql.split("%s")
+    fit_sql = pieces[0] + "".join(f"%(fit{i})s{piece}" for i, piece in enumerate(pieces[1:]))
+    only = "" if ids is None else " AND {column} = ANY(%(ids)s)"
+    if refresh:
+        ledger = f"""
+        fresh AS ({LEDGER_SELECT.format(scope="AND e.lead_id = ANY(%(ids)s)")}),
+        stale AS (
+            SELECT f.* FROM fresh f
+            LEFT JOIN scoring_scoreday d
+              ON d.lead_id = f.lead_id AND d.rule_id = f.rule_id AND d.day = f.day
+            WHERE d.lead_id IS NULL
+               OR (d.points, d.raw_points, d.events, d.first_at, d.last_at)
+                  IS DISTINCT FROM (f.points, f.raw_points, f.events, f.first_at, f.last_at)
         ),
-        behaviour AS (SELECT lead_id, SUM(points) AS points FROM daily GROUP BY lead_id),
+        written AS (
+            INSERT INTO scoring_scoreday ({LEDGER_COLUMNS})
+            SELECT {LEDGER_COLUMNS} FROM stale
+            ON CONFLICT (lead_id, rule_id, day) DO UPDATE SET
+                points = EXCLUDED.points, raw_points = EXCLUDED.raw_points,
+                events = EXCLUDED.events, first_at = EXCLUDED.first_at,
+                last_at = EXCLUDED.last_at
+        ),
+        behaviour AS (
+            SELECT f.lead_id, SUM(f.points) AS points FROM fresh f
+            WHERE f.day >= %(first_day)s AND f.day <= %(today)s
+            GROUP BY f.lead_id
+        ),"""  # noqa: S608 - fixed fragments
+    else:
+        ledger = f"""
+        behaviour AS (
+            SELECT d.lead_id, SUM(d.points) AS points FROM scoring_scoreday d
+            WHERE d.day >= %(first_day)s AND d.day <= %(today)s {only.format(column="d.lead_id")}
+            GROUP BY d.lead_id
+        ),"""  # noqa: S608 - fixed fragments
+    scope = "SELECT id FROM leads_lead" + ("" if ids is None else " WHERE id = ANY(%(ids)s)")  # noqa: S608
+    sql = f"""
+        WITH scope AS ({scope}),{ledger}
         tags AS (
             SELECT lt.lead_id, SUM(ta.points) AS points
             FROM leads_leadtag lt JOIN scoring_tagadjustment ta ON ta.tag_id = lt.tag_id
-            WHERE lt.lead_id IN (SELECT id FROM scope) GROUP BY lt.lead_id
+            WHERE true {only.format(column="lt.lead_id")} GROUP BY lt.lead_id
         ),
         fit AS ({fit_sql}),
         ranked AS (
             SELECT s.id, t.total AS score,
-                   CASE WHEN t.total >= %s THEN 'HOT' WHEN t.total >= %s THEN 'WARM'
+                   CASE WHEN t.total >= %(hot)s THEN 'HOT' WHEN t.total >= %(warm)s THEN 'WARM'
                         ELSE 'COLD' END AS rank
             FROM scope s
             LEFT JOIN behaviour b ON b.lead_id = s.id
@@ -184,17 +370,15 @@ def score_leads(
         ),
         moved AS (
             INSERT INTO scoring_rankchange (lead_id, old_rank, new_rank, score, changed_at)
-            SELECT id, old_rank, new_rank, score, %s FROM changed WHERE old_rank <> new_rank
+            SELECT id, old_rank, new_rank, score, %(now)s FROM changed WHERE old_rank <> new_rank
             RETURNING lead_id, old_rank, new_rank
         )
         SELECT (SELECT count(*) FROM changed), lead_id, old_rank, new_rank FROM moved
         UNION ALL SELECT (SELECT count(*) FROM changed), NULL, NULL, NULL
     """  # noqa: S608 - fixed fragments; every value is a parameter
-    params = [
-        *scope_params, since, now, settings.TIME_ZONE, *fit_params,
-        row.hot_min, row.warm_min, now,
-    ]  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
+        if refresh:
+            cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [LEDGER_LOCK])
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     changes = [(lead, old, new) for _count, lead, old, new in rows if lead is not None]
@@ -204,8 +388,93 @@ def score_leads(
     return {"changed": changed, "rank_changes": changes}
 
 
-def score_after_events(lead_ids: Iterable[int]) -> dict:
-    """Incremental: new events of these leads → ledger → their scores."""
+def score_after_events(
+    lead_ids: Iterable[int],
+    *,
+    since: datetime.date | None = None,
+    now: datetime.datetime | None = None,
+) -> dict:
+    """Incremental: new events of these leads → their ledger days → their
+    scores. Without ``since`` one statement recomputes their ledger days over
+    the window and their scores (``score_leads(refresh_ledger=True)``); with
+    ``since`` (a local day, when the caller knows the batch's earliest day)
+    only days from then on are recomputed, then the scores. Safe to run twice."""
     ids = list(lead_ids)
-    ledger_from_events(lead_ids=ids)
-    return score_leads(ids)
+    if since is None:
+        return score_leads(ids, now=now, refresh_ledger=True)
+    ledger_from_events(lead_ids=ids, since=since, now=now)
+    return score_leads(ids, now=now)
+
+
+def scores_recompute(
+    *, progress: Callable[[str, int], None] | None = None, now: datetime.datetime | None = None
+) -> dict:
+    """Everything on demand (``manage.py recompute_scores``, a rule change):
+    rebuild the whole ledger from events, then every lead's score and rank.
+    ``progress(step, count)`` is called after each step."""
+    report = progress or (lambda step, count: None)
+    rows = ledger_rebuild(now=now)
+    report("ledger", rows)
+    result = score_leads(None, now=now)
+    report("scores", result["changed"])
+    return {"ledger_rows": rows, **result}
+
+
+def snapshots_write(*, now: datetime.datetime | None = None) -> int:
+    """Today's score snapshot of every lead whose score is not 0 (a missing
+    day means 0), in one INSERT … SELECT. Idempotent per day: today's rows are
+    replaced in the same transaction, so a second run leaves the same rows."""
+    today = score_window(now).today
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM scoring_scoresnapshot WHERE day = %s", [today])
+        cursor.execute(
+            """
+            INSERT INTO scoring_scoresnapshot (lead_id, day, score, rank)
+            SELECT id, %s, score, rank FROM leads_lead WHERE score <> 0
+            """,
+            [today],
+        )
+        return cursor.rowcount
+
+
+def scores_daily(*, now: datetime.datetime | None = None) -> dict:
+    """The nightly job: catch up the ledger on the last two days' events (a
+    batch whose task was lost), drop days that left the window, recompute every
+    score (leads whose entries left drop rank) and write today's snapshot."""
+    win = score_window(now)
+    caught_up = ledger_from_events(since=win.today - datetime.timedelta(days=1), now=now)
+    pruned = ledger_prune(now=now)
+    result = score_leads(None, now=now)
+    snapshots = snapshots_write(now=now)
+    return {"caught_up": caught_up, "pruned": pruned, "snapshots": snapshots, **result}
+
+
+def rescore_job_run(*, job_id: int, rule_ids: list[int] | None = None) -> None:
+    """Run one ``RescoreJob``: claim it (PENDING → RUNNING, a conditional
+    UPDATE: a second delivery finds nothing to claim), rebuild the ledger, score
+    everyone, recording each step; a failure is stored on the job and raised."""
+    from scoring.models import RescoreJob
+
+    jobs = RescoreJob.objects.filter(pk=job_id)
+    if not jobs.filter(state=RescoreJob.State.PENDING).update(
+        state=RescoreJob.State.RUNNING, total_steps=2, done_steps=0
+    ):
+        return
+    try:
+        if rule_ids:
+            rule_ledger_rebuild(list(rule_ids))
+        else:
+            ledger_rebuild()
+        jobs.update(done_steps=1)
+        result = score_leads(None)
+        jobs.update(
+            state=RescoreJob.State.DONE,
+            done_steps=2,
+            leads_changed=result["changed"],
+            finished_at=timezone.now(),
+        )
+    except Exception as exc:
+        jobs.update(
+            state=RescoreJob.State.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
+        raise

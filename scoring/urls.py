@@ -13,5 +13,10 @@ router.register("tag-adjustments", apis.TagAdjustmentViewSet, basename="tag-adju
 urlpatterns = [
     path("scoring-settings/", apis.ScoringSettingsView.as_view(), name="scoring-settings"),
     path("leads/<int:lead_pk>/score/", apis.LeadScoreView.as_view(), name="lead-score"),
+    path(
+        "leads/<int:lead_pk>/score/events/",
+        apis.LeadScoreEventsView.as_view(),
+        name="lead-score-events",
+    ),
     *router.urls,
 ]

@@ -30,6 +30,10 @@ def test_score_rules_and_tag_adjustments(marketer_api):
             {"name": "x", "event_type": "page_view", "points": 5, "url_pattern": "***"},
             "url_pattern",
         ),
+        (
+            {"name": "x", "event_type": "page_view", "points": 5, "url_pattern": "/price list"},
+            "url_pattern",
+        ),
         ({"name": "x", "event_type": "page_view", "points": 0}, "points"),
         ({"name": "x", "event_type": "page_view", "points": 5, "daily_cap": -1}, "daily_cap"),
     ],
@@ -61,3 +65,12 @@ def test_sales_reps_cannot_change_rules(sales_api):
         "/api/v1/score-rules/", {"name": "x", "event_type": "page_view", "points": 5}, format="json"
     )
     assert response.status_code == 403
+
+
+def test_the_events_behind_a_day_need_a_rule_and_a_day(marketer_api):
+    lead = Lead.objects.create(email="ev@example.co.jp")
+    bad = marketer_api.get(f"/api/v1/leads/{lead.pk}/score/events/?rule=x&day=yesterday")
+    assert bad.status_code == 400
+    assert set(bad.json()["error"]["fields"]) == {"rule", "day"}
+    missing = marketer_api.get(f"/api/v1/leads/{lead.pk}/score/events/?rule=999&day=2026-11-20")
+    assert missing.status_code == 400 and "rule" in missing.json()["error"]["fields"]
