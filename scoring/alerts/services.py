@@ -65,8 +65,9 @@ BACKOFF_FIRST = datetime.timedelta(seconds=30)
 BACKOFF_MAX = datetime.timedelta(hours=1)
 #: Deliveries re-enqueued per sweep (ids only, a few KB).
 SWEEP_BATCH = 500
-#: Events of this age (received) are looked at by the form and page triggers.
-EVENT_LOOKBACK = datetime.timedelta(minutes=15)
+#: The form, page and return triggers look at the lead's events of the last
+#: hour (the batch just recorded; a late batch still counts).
+EVENT_LOOKBACK = datetime.timedelta(hours=1)
 
 
 # -- rules ---------------------------------------------------------------------------------
@@ -336,7 +337,7 @@ def alerts_for_events(by_lead: dict, now: datetime.datetime | None = None) -> li
                 f"""
                 SELECT DISTINCT ON (lead_id) lead_id, occurred_at, url, title, properties
                 FROM tracking_event
-                WHERE lead_id = ANY(%s) AND type = %s AND received_at >= %s
+                WHERE lead_id = ANY(%s) AND type = %s
                   AND occurred_at >= %s AND occurred_at <= %s AND {where}
                 ORDER BY lead_id, occurred_at DESC
                 """,  # noqa: S608 - fixed fragments; every value is a parameter
@@ -344,7 +345,6 @@ def alerts_for_events(by_lead: dict, now: datetime.datetime | None = None) -> li
                     lead_ids,
                     event_type,
                     now - EVENT_LOOKBACK,
-                    now - datetime.timedelta(days=2),
                     now + datetime.timedelta(minutes=5),
                     *extra,
                 ],
@@ -358,7 +358,9 @@ def alerts_for_events(by_lead: dict, now: datetime.datetime | None = None) -> li
                     **({"gap_days": props.get("gap_days")} if "gap_days" in props else {}),
                     **({"form": props.get("form")} if "form" in props else {}),
                 }
-                for lead_id, occurred_at, url, title, props in cursor.fetchall()
+                for lead_id, occurred_at, url, title, raw in cursor.fetchall()
+                # Django leaves jsonb as text on raw cursors.
+                for props in [json.loads(raw) if isinstance(raw, str) else raw or {}]
             }
         raised += alerts_raise(rule=rule, reasons=reasons, now=now)
     return raised
@@ -473,7 +475,7 @@ def deliveries_sweep(now: datetime.datetime | None = None) -> list[int]:
         with transaction.atomic():
             if AlertDelivery.objects.filter(
                 pk=delivery_id, state=DeliveryState.SENDING, claimed_at__lte=now - CLAIM_LEASE
-            ).update(state=DeliveryState.PENDING, next_attempt_at=now):
+            ).update(state=DeliveryState.PENDING):
                 AlertAttempt.objects.create(
                     delivery_id=delivery_id,
                     number=attempts,
