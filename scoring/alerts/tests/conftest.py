@@ -219,6 +219,10 @@ def prospect(db, rep, site) -> Lead:
         owner=rep,
     )
     base = datetime.datetime(2026, 11, 2, 1, 0, tzinfo=datetime.UTC)
+
+    def hours(h: int, m: int = 0) -> datetime.timedelta:
+        return datetime.timedelta(hours=h, minutes=m)
+
     views = [
         ("https://www.example.co.jp/blog/first", "最初に読んだブログ", base),
         *[
@@ -229,10 +233,10 @@ def prospect(db, rep, site) -> Lead:
             )
             for i in range(1, 8)
         ],
-        ("https://www.example.co.jp/case/toyota", "導入事例 トヨタ様", base + datetime.timedelta(hours=2)),
-        ("https://www.example.co.jp/case/denso", "導入事例 デンソー様", base + datetime.timedelta(hours=2, minutes=5)),
-        ("https://www.example.co.jp/contact", "お問い合わせ", base + datetime.timedelta(hours=2, minutes=9)),
-    ]  # fmt: skip
+        ("https://www.example.co.jp/case/toyota", "導入事例 トヨタ様", base + hours(2)),
+        ("https://www.example.co.jp/case/denso", "導入事例 デンソー様", base + hours(2, 5)),
+        ("https://www.example.co.jp/contact", "お問い合わせ", base + hours(2, 9)),
+    ]
     page_views(site, lead, views)
     page_views(
         site,

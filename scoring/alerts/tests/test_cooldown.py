@@ -30,9 +30,7 @@ def cross_hot_at(lead, at: datetime.datetime) -> None:
 def test_a_second_crossing_inside_the_cooldown_sends_nothing(alert_mail, hook_server, prospect):
     # given a HOT rule (email to the owner and Slack) with the default cooldown
     slack = hook_server()
-    rule = AlertRule.objects.create(
-        name="HOT", trigger="became_hot", slack_webhook_url=slack.url
-    )
+    rule = AlertRule.objects.create(name="HOT", trigger="became_hot", slack_webhook_url=slack.url)
     alert_rule_saved(rule)
     assert rule.cooldown_days == 7
 

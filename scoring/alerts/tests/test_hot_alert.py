@@ -36,9 +36,9 @@ def test_hot_crossing_emails_the_owner_and_posts_to_slack_once(
     # then within 60 s the owner has one email and Slack one post
     took = wait_until(lambda: len(alert_mail.messages) >= 1 and len(slack.delivered) >= 1)
     assert took < 60
-    assert wait_until(
-        lambda: AlertDelivery.objects.filter(state="sent").count() == 2, timeout=10
-    ) < 10
+    assert (
+        wait_until(lambda: AlertDelivery.objects.filter(state="sent").count() == 2, timeout=10) < 10
+    )
     assert len(alert_mail.messages) == 1 and len(slack.delivered) == 1
     assert Alert.objects.get().lead == prospect
     envelope = alert_mail.messages[0]
