@@ -186,8 +186,9 @@ def make_hot(lead: Lead, at: datetime.datetime, points: int = 120) -> None:
     score it as the scoring worker does."""
     from scoring.services import score_leads
 
+    # A rule no stored event matches: the scoring worker adds nothing to it.
     rule, _ = ScoreRule.objects.get_or_create(
-        name="料金ページ閲覧", defaults={"event_type": "page_view", "points": 10}
+        name="セミナー参加", defaults={"event_type": "seminar_attended", "points": 10}
     )
     ScoreEntry.objects.create(
         lead=lead, rule=rule, event_uid=uuid.uuid4(), points=points, occurred_at=at

@@ -54,7 +54,7 @@ def test_hot_crossing_emails_the_owner_and_posts_to_slack_once(
         "生産管理部 部長",
         "03-1234-5678",
         "Score: 120 (HOT)",
-        "料金ページ閲覧: +120",  # the explanation, rule by rule
+        "セミナー参加: +120",  # the explanation, rule by rule
         "導入事例 デンソー様",  # last page views, with times (JST)
         "2026-11-02 12:09 お問い合わせ",
         "展示会2026",  # interests: tags and page groups

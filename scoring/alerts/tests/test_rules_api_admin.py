@@ -51,7 +51,10 @@ def test_marketers_create_read_change_and_delete_rules(marketer_api):
 )
 def test_bad_rules_are_400_naming_the_field(marketer_api, body, field, message):
     response = marketer_api.post(
-        "/api/v1/alert-rules/", {"name": "x", "trigger": "became_hot", **body}, format="json"
+        "/api/v1/alert-rules/",
+        {"name": "x", "trigger": "became_hot", **body},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     assert response.status_code == 400, response.content
     error = response.json()["error"]
@@ -59,6 +62,17 @@ def test_bad_rules_are_400_naming_the_field(marketer_api, body, field, message):
     assert field in error["fields"]
     assert message in " ".join(error["fields"][field])
     assert not AlertRule.objects.exists()
+
+
+def test_the_api_message_is_japanese_by_default(marketer_api):
+    response = marketer_api.post(
+        "/api/v1/alert-rules/",
+        {"name": "x", "trigger": "became_hot", "webhook_url": "ftp://example.co.jp/"},
+        format="json",
+    )
+    assert response.json()["error"]["fields"]["webhook_url"] == [
+        "http:// または https:// で始まるアドレスを指定してください（例: https://hooks.slack.com/…）。"
+    ]
 
 
 def test_a_bad_webhook_url_in_a_change_is_rejected(marketer_api):
