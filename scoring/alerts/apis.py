@@ -35,6 +35,14 @@ class AlertRuleSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
         extra_kwargs = {"webhook_secret": {"required": False}}
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        # The signing secret is for those who may change the rule, not every reader.
+        if request is not None and not request.user.has_perm("scoring.change_alertrule"):
+            data.pop("webhook_secret", None)
+        return data
+
     def validate(self, attrs):
         defaults = {
             f.name: f.get_default() for f in AlertRule._meta.fields if f.name in RULE_FIELDS

@@ -382,12 +382,21 @@ def alerts_for_score_crossings(now: datetime.datetime | None = None) -> list[int
             )
             cursor.execute(
                 """
-                INSERT INTO scoring_alertscoremark (rule_id, lead_id)
-                SELECT %s, id FROM leads_lead WHERE score >= %s
-                ON CONFLICT (rule_id, lead_id) DO NOTHING
-                RETURNING lead_id, (SELECT score FROM leads_lead WHERE id = lead_id)
+                WITH crossed AS (
+                    SELECT l.id, l.score FROM leads_lead l
+                    WHERE l.score >= %s AND NOT EXISTS (
+                        SELECT 1 FROM scoring_alertscoremark m
+                        WHERE m.rule_id = %s AND m.lead_id = l.id)
+                ),
+                marked AS (
+                    INSERT INTO scoring_alertscoremark (rule_id, lead_id)
+                    SELECT %s, id FROM crossed
+                    ON CONFLICT (rule_id, lead_id) DO NOTHING
+                    RETURNING lead_id
+                )
+                SELECT c.id, c.score FROM crossed c JOIN marked ON marked.lead_id = c.id
                 """,
-                [rule.pk, rule.score_threshold],
+                [rule.score_threshold, rule.pk, rule.pk],
             )
             reasons = {
                 lead_id: {

@@ -87,7 +87,10 @@ def test_a_bad_webhook_url_in_a_change_is_rejected(marketer_api):
 
 
 def test_sales_reps_see_rules_but_cannot_change_them(sales_api):
-    assert sales_api.get("/api/v1/alert-rules/").status_code == 200
+    AlertRule.objects.create(name="HOT", trigger="became_hot", webhook_url="https://x.example/")
+    listed = sales_api.get("/api/v1/alert-rules/")
+    assert listed.status_code == 200
+    assert listed.json()[0]["name"] == "HOT" and "webhook_secret" not in listed.json()[0]
     response = sales_api.post(
         "/api/v1/alert-rules/", {"name": "x", "trigger": "became_hot"}, format="json"
     )
@@ -139,3 +142,20 @@ def test_the_admin_says_what_is_wrong_with_a_webhook_url(admin_client):
     assert response.status_code == 302
     assert AlertRule.objects.get().webhook_url == "https://crm.example.co.jp/hook"
     assert not Alert.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "admin:scoring_alertrule_changelist",
+        "admin:scoring_alertrule_add",
+        "admin:scoring_alert_changelist",
+        "admin:scoring_alertpreference_changelist",
+        "admin:scoring_alertpreference_add",
+    ],
+)
+def test_alert_admin_pages_open(admin_client, prospect, page):
+    rule = AlertRule.objects.create(name="HOT", trigger="became_hot")
+    alerts_raise(rule=rule, reasons={prospect.pk: {"trigger": "became_hot"}})
+    response = admin_client.get(reverse(page))
+    assert response.status_code == 200
