@@ -30,6 +30,12 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 60.0,
         "options": {"expires": 50},
     },
+    # Alerts: score crossings, lost delivery tasks, retries after their backoff.
+    "scoring-alerts-sweep": {
+        "task": "scoring.alerts.sweep",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
     "tracking-maintain-partitions": {
         "task": "tracking.tasks.maintain_partitions",
         "schedule": crontab(hour=3, minute=17),

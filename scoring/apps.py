@@ -8,6 +8,8 @@ class ScoringConfig(AppConfig):
 
     def ready(self) -> None:
         from scoring import panels, receivers, timeline  # noqa: F401 - connects the receivers
+        from scoring.alerts import admin, tasks  # noqa: F401 - registers the alerts' admin, tasks
+        from scoring.alerts import receivers as alert_receivers  # noqa: F401
 
         timeline.register()
         panels.register()

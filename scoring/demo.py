@@ -2,6 +2,7 @@
 and COLD leads."""
 
 from leads.models import Tag
+from scoring.alerts import demo as alerts_demo
 from scoring.models import FitRule, ScoreRule, ScoringSettings, TagAdjustment
 from scoring.services import ledger_from_events, like_pattern, score_leads
 
@@ -46,3 +47,4 @@ def load(context) -> None:
     result = score_leads(None)
     if context.stdout is not None:
         context.stdout.write(f"Scores: {result['changed']} leads rescored")
+    alerts_demo.load(context)  # after scoring: today's HOT leads do not all alert at once

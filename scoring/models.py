@@ -229,3 +229,6 @@ class RescoreJob(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.reason}"
+
+
+from scoring.alerts.models import *  # noqa: E402, F403 - alerts live in their own package
