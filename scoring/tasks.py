@@ -9,10 +9,14 @@ LEADS_PER_TASK = 10_000
 
 
 @shared_task(name="scoring.tasks.score_leads")
-def score_leads(lead_ids: list[int]) -> int:
+def score_leads(lead_ids: list[int], since: str | None = None) -> int:
+    """``since``: the local day (ISO) of the earliest new event, when known."""
+    import datetime
+
     from scoring.services import score_after_events
 
-    return score_after_events(lead_ids)["changed"]
+    day = datetime.date.fromisoformat(since) if since else None
+    return score_after_events(lead_ids, since=day)["changed"]
 
 
 @shared_task(name="scoring.tasks.rescore_all")

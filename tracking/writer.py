@@ -150,12 +150,15 @@ def write_batch(events: list[dict]) -> int:
         written = _copy_events(events + extra)
         _update_visitors(visitors)
     by_lead: dict[int, list[str]] = defaultdict(list)
-    for event in events + extra:
-        if event.get("lead_id"):
-            by_lead[event["lead_id"]].append(event["type"])
+    earliest: dict[int, datetime.datetime] = {}
+    for event in events + extra:  # sorted by time: the first seen is the earliest
+        if lead := event.get("lead_id"):
+            by_lead[lead].append(event["type"])
+            earliest.setdefault(lead, event["occurred_at"])
     if by_lead:
         transaction.on_commit(
-            lambda: events_recorded.send(sender=None, by_lead=dict(by_lead)), robust=True
+            lambda: events_recorded.send(sender=None, by_lead=dict(by_lead), earliest=earliest),
+            robust=True,
         )
     return written
 

@@ -150,3 +150,36 @@ def test_the_events_behind_a_ledger_day_are_listed(lead):
     listed = score_day_events(lead=lead, rule=rule, day=datetime.date(2026, 11, 20))
     assert [e["url"] for e in listed] == ["https://www.example.co.jp/pricing"] * 2
     assert listed[0]["occurred_at"] < listed[1]["occurred_at"]
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(NOW, tick=False)
+def test_a_batch_tells_scoring_its_earliest_day_and_only_those_days_are_recomputed(lead):
+    # given a lead with views today and 10 days ago, scored
+    rule = ScoreRule.objects.create(name="閲覧", event_type="page_view", points=5)
+    events(lead, datetime.timedelta(days=10), datetime.timedelta(hours=1))
+    score_after_events([lead.pk])
+    assert Lead.objects.get(pk=lead.pk).score == 10
+    # when a batch arrives with a backdated view (3 days ago) and one now
+    seen = {}
+
+    def capture(sender, by_lead, earliest=None, **kwargs):
+        seen.update(earliest or {})
+
+    from tracking.signals import events_recorded
+
+    events_recorded.connect(capture, dispatch_uid="test-earliest")
+    try:
+        events(lead, datetime.timedelta(minutes=1), datetime.timedelta(days=3))
+    finally:
+        events_recorded.disconnect(dispatch_uid="test-earliest")
+    # then the signal names the lead's earliest new event
+    assert seen == {lead.pk: NOW - datetime.timedelta(days=3)}
+    # and the scoring task recomputes from that local day on: all four views count
+    from scoring.tasks import score_leads as score_task
+
+    since = (NOW - datetime.timedelta(days=3)).astimezone(datetime.UTC).date().isoformat()
+    score_task(lead_ids=[lead.pk], since=since)
+    assert Lead.objects.get(pk=lead.pk).score == 20
+    assert sum(d for *_k, d in ledger_rows()) == 4  # events counted over the ledger days
+    assert rule.days.count() == 3
