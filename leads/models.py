@@ -84,6 +84,7 @@ class Lead(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="leads",
+        db_index=False,  # leads_lead_company; every index costs each score update
     )
     company_name = models.CharField(_("company name"), max_length=200, blank=True, default="")
     department = models.CharField(_("department"), max_length=200, blank=True, default="")
@@ -106,6 +107,7 @@ class Lead(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_leads",
+        db_index=False,  # leads_lead_owner (owner_id, id DESC) serves it
     )
     is_competitor = models.BooleanField(_("competitor (競合)"), default=False)
     is_nurture_target = models.BooleanField(_("nurture target (ナーチャリング対象)"), default=True)
