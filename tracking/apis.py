@@ -40,6 +40,12 @@ from tracking.services import check_site_domains, visitor_identify
 MAX_API_EVENTS = 1000
 
 
+def _replace_children(manager, model, *, items: list[dict], **parent) -> None:
+    """Nested rows (a form's fields, a slot's variants) are replaced as a whole."""
+    manager.all().delete()
+    model.objects.bulk_create(model(**parent, **item) for item in items)
+
+
 class EventInput(serializers.Serializer):
     email = serializers.CharField(required=False)
     lead = serializers.IntegerField(required=False)
@@ -294,7 +300,7 @@ class FormSerializer(serializers.ModelSerializer):
     def create(self, validated_data: dict) -> Form:
         fields = validated_data.pop("fields", [])
         form = Form.objects.create(**validated_data)
-        FormField.objects.bulk_create(FormField(form=form, **item) for item in fields)
+        _replace_children(form.fields, FormField, form=form, items=fields)
         return form
 
     @transaction.atomic
@@ -304,8 +310,7 @@ class FormSerializer(serializers.ModelSerializer):
             setattr(form, name, value)
         form.save()
         if fields is not None:
-            form.fields.all().delete()
-            FormField.objects.bulk_create(FormField(form=form, **item) for item in fields)
+            _replace_children(form.fields, FormField, form=form, items=fields)
         Form.objects.filter(pk=form.pk).update(version=F("version") + 1)
         form.refresh_from_db()
         return form
@@ -362,7 +367,7 @@ class SlotSerializer(serializers.ModelSerializer):
     def create(self, validated_data: dict) -> Slot:
         variants = validated_data.pop("variants", [])
         slot = Slot.objects.create(**validated_data)
-        SlotVariant.objects.bulk_create(SlotVariant(slot=slot, **v) for v in variants)
+        _replace_children(slot.variants, SlotVariant, slot=slot, items=variants)
         return slot
 
     @transaction.atomic
@@ -372,8 +377,7 @@ class SlotSerializer(serializers.ModelSerializer):
             setattr(slot, name, value)
         slot.save()
         if variants is not None:
-            slot.variants.all().delete()
-            SlotVariant.objects.bulk_create(SlotVariant(slot=slot, **v) for v in variants)
+            _replace_children(slot.variants, SlotVariant, slot=slot, items=variants)
         return slot
 
 
