@@ -9,7 +9,6 @@ loops (A uses B uses A) are refused when saving and when compiling.
 from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Q
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from leads.models import ListMembership, Segment, StaticList
@@ -20,27 +19,54 @@ from leads.segments.search import saved_segment_condition
 MEMBERSHIP_OPERATORS = ("in", "not_in")
 
 
-def _clean_membership(params: dict, model, missing_message: str) -> dict:
-    p.reject_unknown(params, ("op", "value"))
-    op = p.clean_op(params, MEMBERSHIP_OPERATORS)
-    value = p.clean_id(p.require(params, "value"))
-    if not model.objects.filter(pk=value).exists():
-        raise p.fail("value", missing_message % {"id": value})
-    return {"op": op, "value": value}
-
-
 def _name(model, pk: object) -> str:
     found = model.objects.filter(pk=pk).values_list("name", flat=True).first()
     return f"“{found}”" if found is not None else f"#{pk}"
 
 
-@register_block
-class ListBlock(BlockKind):
-    name = "list"
-    label = gettext_lazy("List")
+class _MembershipBlock(BlockKind):
+    """ "in" / "not in" a saved set of leads: what differs is the set's model
+    and how a member is found (``compile``)."""
+
+    model: type
+    value_type: str
+    missing: str  # "There is no … with id %(id)s."
+    in_text: str  # "in … %(name)s"
+    not_in_text: str
 
     def validate(self, params: dict) -> dict:
-        return _clean_membership(params, StaticList, _("There is no list with id %(id)s."))
+        p.reject_unknown(params, ("op", "value"))
+        op = p.clean_op(params, MEMBERSHIP_OPERATORS)
+        value = p.clean_id(p.require(params, "value"))
+        if not self.model.objects.filter(pk=value).exists():
+            raise p.fail("value", str(self.missing) % {"id": value})
+        return {"op": op, "value": value}
+
+    def describe(self, params: dict) -> str:
+        text = self.not_in_text if params.get("op") == "not_in" else self.in_text
+        return str(text) % {"name": _name(self.model, params.get("value"))}
+
+    def parameters(self) -> list[dict]:
+        return [
+            {
+                "name": "op",
+                "type": "choice",
+                "required": True,
+                "choices": list(MEMBERSHIP_OPERATORS),
+            },
+            {"name": "value", "type": self.value_type, "required": True},
+        ]
+
+
+@register_block
+class ListBlock(_MembershipBlock):
+    name = "list"
+    label = gettext_lazy("List")
+    model = StaticList
+    value_type = "list_id"
+    missing = gettext_lazy("There is no list with id %(id)s.")
+    in_text = gettext_lazy("in list %(name)s")
+    not_in_text = gettext_lazy("not in list %(name)s")
 
     def compile(self, params: dict, context: CompileContext) -> Q:
         member = Q(
@@ -52,50 +78,18 @@ class ListBlock(BlockKind):
         )
         return member if params["op"] == "in" else ~member
 
-    def describe(self, params: dict) -> str:
-        name = _name(StaticList, params.get("value"))
-        if params.get("op") == "not_in":
-            return _("not in list %(name)s") % {"name": name}
-        return _("in list %(name)s") % {"name": name}
-
-    def parameters(self) -> list[dict]:
-        return [
-            {
-                "name": "op",
-                "type": "choice",
-                "required": True,
-                "choices": list(MEMBERSHIP_OPERATORS),
-            },
-            {"name": "value", "type": "list_id", "required": True},
-        ]
-
 
 @register_block
-class SegmentBlock(BlockKind):
+class SegmentBlock(_MembershipBlock):
+    # Loops are checked by check_segment, which knows which segment is edited.
     name = "segment"
     label = gettext_lazy("Other segment")
-
-    def validate(self, params: dict) -> dict:
-        # Loops are checked by check_segment, which knows which segment is edited.
-        return _clean_membership(params, Segment, _("There is no segment with id %(id)s."))
+    model = Segment
+    value_type = "segment_id"
+    missing = gettext_lazy("There is no segment with id %(id)s.")
+    in_text = gettext_lazy("in segment %(name)s")
+    not_in_text = gettext_lazy("not in segment %(name)s")
 
     def compile(self, params: dict, context: CompileContext) -> Q:
         matches = saved_segment_condition(params["value"], context)
         return matches if params["op"] == "in" else ~matches
-
-    def describe(self, params: dict) -> str:
-        name = _name(Segment, params.get("value"))
-        if params.get("op") == "not_in":
-            return _("not in segment %(name)s") % {"name": name}
-        return _("in segment %(name)s") % {"name": name}
-
-    def parameters(self) -> list[dict]:
-        return [
-            {
-                "name": "op",
-                "type": "choice",
-                "required": True,
-                "choices": list(MEMBERSHIP_OPERATORS),
-            },
-            {"name": "value", "type": "segment_id", "required": True},
-        ]
