@@ -10,3 +10,4 @@ class ScoringConfig(AppConfig):
         from scoring import receivers, timeline  # noqa: F401 - connects the signal receivers
 
         timeline.register()
+        from scoring.hotlists import hooks  # noqa: F401 - HOT lists: admin, tasks, preset

@@ -177,3 +177,6 @@ class RescoreJob(models.Model):
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+
+from scoring.hotlists.models import HotList, HotListMail, HotListMember, HotListRun  # noqa: E402,F401
