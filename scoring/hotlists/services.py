@@ -43,9 +43,13 @@ NURTURE_TAG = "ナーチャリング"
 EARLY_STAGES = (Stage.AWARENESS, Stage.INTEREST)
 #: A claimed mail not marked sent after this long is taken again (the worker died).
 SENDING_LEASE = datetime.timedelta(minutes=10)
+#: A lead taken off a list (リスト除外) is not put back on it by the weekly
+#: search for this long, though it still matches: someone decided about it.
+REMOVAL_MEMORY = datetime.timedelta(days=28)
 MAX_MAIL_ATTEMPTS = 5
 
 MEMBER_TABLE = HotListMember._meta.db_table
+RUN_TABLE = HotListRun._meta.db_table
 RANK_ORDER_SQL = "CASE {col} WHEN 'HOT' THEN 0 WHEN 'WARM' THEN 1 ELSE 2 END"
 LAST_BEHAVIOUR_SQL = "(SELECT max(v.last_event_at) FROM tracking_visit v WHERE v.lead_id = l.id)"
 
@@ -88,7 +92,8 @@ def hot_list_materialize(
 
     Idempotent per week: the run is unique per (list, week) and members per
     (run, lead), so running it again adds only leads that newly match; members
-    already on the list (also those taken off) are left as they are. Open
+    already on the list (also those taken off) are left as they are, and a
+    lead taken off the list in the last ``REMOVAL_MEMORY`` is not added. Open
     members of the previous week (not taken off, no opportunity/archive
     result since that list was made) carry over. Holds a row lock on the list
     for the transaction, so two ticks never build the same week at once.
@@ -134,8 +139,12 @@ def hot_list_materialize(
                 "%s, '', '' "
                 f"FROM leads_lead l JOIN ({select_sql}) AS matched (lead_id) "
                 "ON matched.lead_id = l.id "
+                "WHERE NOT EXISTS ("
+                f"  SELECT 1 FROM {MEMBER_TABLE} gone JOIN {RUN_TABLE} r ON r.id = gone.run_id "
+                "  WHERE gone.lead_id = l.id AND r.hot_list_id = %s AND r.id <> %s "
+                "  AND gone.removed_at >= %s) "
                 "ON CONFLICT (run_id, lead_id) DO NOTHING",
-                [run.pk, now, *select_params],
+                [run.pk, now, *select_params, hot_list.pk, run.pk, now - REMOVAL_MEMORY],
             )
         _write_reasons(run=run, added_at=now)
         _order_members(run)
