@@ -159,6 +159,6 @@ def received(smtp_server) -> list:
     result = []
     for envelope in smtp_server.messages:
         message = email.message_from_bytes(envelope.content, policy=policy.default)
-        body = message.get_body(preferencelist=("plain",)).get_content()
+        body = message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
         result.append((tuple(envelope.rcpt_tos), str(message["subject"]), body))
     return result
