@@ -56,7 +56,7 @@ def test_the_snapshot_keeps_rank_score_reasons_and_priority(hot_list, make_lead)
     )
     TagAdjustment.objects.create(tag=tags_ensure(["展示会"])["展示会"], points=10)
     first = make_lead("first@example.jp", page_views=30, forms=1)
-    second = make_lead("second@example.jp", page_views=20, forms=1)
+    make_lead("second@example.jp", page_views=20, forms=1)
     warm = make_lead("warm@example.jp", page_views=16, forms=1)
     tags_add_bulk(lead_ids=[first.pk], names=["展示会"], actor_kind="import")
     with time_machine.travel(MONDAY_9, tick=False):
