@@ -44,15 +44,16 @@ class HotListSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
     def validate(self, attrs):
-        fields = {f: v for f, v in attrs.items() if f not in ("team", "report_recipients")}
+        checked = (
+            "publish_weekday", "publish_time", "remind_weekday", "remind_time",
+            "report_weekday", "report_time", "top_count",
+        )  # fmt: skip
         candidate = HotList(
             **{
-                **{
-                    f.name: getattr(self.instance, f.attname)
-                    for f in HotList._meta.concrete_fields
-                    if self.instance is not None and f.name not in ("segment",)
-                },
-                **fields,
+                name: attrs.get(name, getattr(self.instance, name, None))
+                if self.instance is not None or name in attrs
+                else HotList._meta.get_field(name).get_default()
+                for name in checked
             }
         )
         try:
