@@ -46,3 +46,6 @@ def load(context) -> None:
     result = score_leads(None)
     if context.stdout is not None:
         context.stdout.write(f"Scores: {result['changed']} leads rescored")
+    from scoring.hotlists import demo as hotlists_demo  # HOT lists need the scores above
+
+    hotlists_demo.load(context)
