@@ -21,7 +21,6 @@ class HotListAdmin(admin.ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["name"]
     filter_horizontal = ["team", "report_recipients"]
-    autocomplete_fields = []
     actions = ["run_now"]
     fieldsets = [
         (None, {"fields": ["name", "segment", "activity_source", "is_active"]}),
