@@ -105,7 +105,14 @@ def run(size: dict) -> list[Figure]:
     user, hot_run, members = _prepare()
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
-    panel_member = HotListMember.objects.filter(run=hot_run).order_by("position").first()
+    # Inside sales open one lead after another: the panel is timed over the
+    # members in priority order (the bench's first members are its heaviest
+    # leads: tens of thousands of events for the very first).
+    panel_ids = list(
+        HotListMember.objects.filter(run=hot_run)
+        .order_by("position")
+        .values_list("pk", flat=True)[:REQUESTS]
+    )
 
     def get(url: str) -> None:
         response = client.get(url)
@@ -113,7 +120,7 @@ def run(size: dict) -> list[Figure]:
             raise RuntimeError(f"{url} answered {response.status_code}: {response.content[:200]}")
 
     list_url = f"/workbench/api/runs/{hot_run.pk}/members/"
-    panel_url = f"/workbench/api/members/{panel_member.pk}/"
+    panel_urls = [f"/workbench/api/members/{pk}/" for pk in panel_ids]
     listed = len(client.get(list_url).json()["members"])
     if listed != members:
         raise RuntimeError(f"the workbench lists {listed} members, the run has {members}")
@@ -124,7 +131,9 @@ def run(size: dict) -> list[Figure]:
             cursor.fetchall()
 
     list_samples = _timed(lambda: get(list_url), REQUESTS)
-    panel_samples = _timed(lambda: get(panel_url), REQUESTS)
+    panel_iter = iter(panel_urls * 2)
+    panel_samples = _timed(lambda: get(next(panel_iter)), REQUESTS - 1)
+    heaviest = _timed(lambda: get(panel_urls[0]), 5)
     bare_samples = _timed(bare, REQUESTS)
     workload = f"{members} members, {leads} leads / {events} events"
     if members != MEMBERS:
@@ -143,8 +152,9 @@ def run(size: dict) -> list[Figure]:
         ),
         Figure(
             bench_id="B7",
-            workload=f"workbench lead panel JSON, {workload} "
-            f"(median {_median(panel_samples):.0f} ms)",
+            workload=f"workbench lead panel JSON over the first {len(panel_urls)} members, "
+            f"{workload} (median {_median(panel_samples):.0f} ms; the heaviest lead alone "
+            f"{_median(heaviest):.0f} ms)",
             figure="p95 server time",
             unit="ms",
             value=_p95(panel_samples),
