@@ -243,3 +243,12 @@ def test_list_and_panel_take_the_same_number_of_queries_for_any_size(
         queries(f"/workbench/api/members/{first.pk}/"),
     )
     assert small == large
+
+
+@pytest.mark.django_db
+def test_the_page_speaks_japanese_and_english(client, run, inside):
+    client.force_login(inside)
+    japanese = client.get("/workbench/").content.decode()
+    assert "未フォロー" in japanese and "キー操作" in japanese
+    english = client.get("/workbench/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Not followed yet" in english and "Keys: j / k move" in english

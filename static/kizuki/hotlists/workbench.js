@@ -38,7 +38,7 @@
     for (const [key, value] of Object.entries(attrs || {})) {
       if (key === "class") node.className = value;
       else if (key === "text") node.textContent = value;
-      else if (key.startsWith("data-")) node.setAttribute(key, value);
+      else if (key.startsWith("data-") || key.startsWith("aria-")) node.setAttribute(key, value);
       else node[key] = value;
     }
     for (const child of children) if (child != null) node.append(child);
