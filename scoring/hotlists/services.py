@@ -266,11 +266,9 @@ def member_assign(*, member: HotListMember, owner, expected_owner_id=_UNSET) -> 
     ``AssignConflict`` naming the owner: one owner, and both see who.
     """
     with transaction.atomic():
-        lead = (
-            Lead.objects.select_for_update(of=("self",))
-            .select_related("owner")
-            .get(pk=member.lead_id)
-        )
+        # No join in the locking query: a row read again after waiting for the
+        # lock has its new owner_id, but a joined user row would be the old one.
+        lead = Lead.objects.select_for_update().get(pk=member.lead_id)
         if expected_owner_id is not _UNSET and lead.owner_id != expected_owner_id:
             if lead.owner_id != getattr(owner, "pk", None):
                 raise AssignConflict(lead.owner)

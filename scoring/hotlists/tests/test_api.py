@@ -112,3 +112,22 @@ def test_marketer_runs_a_list_now_from_the_admin(client, hot_list, make_lead, ma
     assert client.get("/admin/scoring/hotlist/").status_code == 200
     assert client.get(f"/admin/scoring/hotlist/{hot_list.pk}/change/").status_code == 200
     assert client.get("/admin/scoring/hotlistmember/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_admin_explains_a_schedule_out_of_order(client, hot_segment, marketer):
+    client.force_login(marketer)
+    response = client.post(
+        "/admin/scoring/hotlist/add/",
+        {
+            "name": "逆順", "segment": hot_segment.pk, "activity_source": "hot_list",
+            "is_active": "on", "publish_weekday": 4, "publish_time": "09:00",
+            "remind_weekday": 3, "remind_time": "09:00", "report_weekday": 4,
+            "report_time": "17:00", "top_count": 20,
+        },
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "list → reminder → report" in response.content.decode() or (
+        "リスト作成 → リマインド → レポート" in response.content.decode()
+    )
+    assert not HotList.objects.exists()

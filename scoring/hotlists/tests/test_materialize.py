@@ -12,6 +12,7 @@ from scoring.hotlists.models import HotListMember, HotListRun
 from scoring.hotlists.services import hot_list_materialize, member_remove
 from scoring.hotlists.tests.conftest import MONDAY_9, behave
 from scoring.models import ScoreRule, TagAdjustment
+from scoring.selectors import lead_explanation
 from scoring.services import ledger_from_events, like_pattern, score_leads
 
 WEEK = datetime.timedelta(days=7)
@@ -77,6 +78,11 @@ def test_the_snapshot_keeps_rank_score_reasons_and_priority(hot_list, make_lead)
         {"kind": "behaviour", "name": "フォーム送信", "points": 30},
         {"kind": "tag", "name": "展示会", "points": 10},
     ]
+    # the same parts the live explanation gives
+    explained = lead_explanation(first, now=MONDAY_9)
+    assert {r["name"]: r["points"] for r in explained["behaviour"]["rules"]} == {
+        r["name"]: r["points"] for r in top.reasons if r["kind"] == "behaviour"
+    }
     assert members["warm@example.jp"].rank == "WARM"
     assert members["warm@example.jp"].last_behaviour_at is not None
 
