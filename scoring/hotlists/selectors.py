@@ -14,7 +14,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from leads.models import Activity
 from leads.selectors import user_display_name
-from scoring.hotlists.models import HotList, HotListMember, HotListRun
+from scoring.hotlists.models import HotListMember, HotListRun
 
 WORK_ALL = "scoring.work_hotlist"
 WORK_OWN = "scoring.work_own_hotlist_members"
@@ -210,5 +210,11 @@ def run_summary(run: HotListRun) -> RunSummary:
     )
 
 
-def hot_lists_for_admin() -> QuerySet[HotList]:
-    return HotList.objects.select_related("segment")
+def pending_handoffs() -> QuerySet[HotListMember]:
+    """Members whose lead became an opportunity on the workbench and waits for
+    the SFA (the sfa_sync outbox picks these up, oldest first)."""
+    return (
+        HotListMember.objects.filter(handoff="pending")
+        .select_related("lead__owner", "run__hot_list")
+        .order_by("handoff_requested_at", "id")
+    )

@@ -359,6 +359,13 @@ def member_log_activity(*, member: HotListMember, by, data: dict) -> LoggedActiv
     return LoggedActivity(activity.pk, member.handoff, stage or "", tagged)
 
 
+def handoffs_mark_done(*, member_ids: list[int]) -> int:
+    """The SFA took these leads: pending → done. Idempotent; returns rows changed."""
+    return HotListMember.objects.filter(pk__in=member_ids, handoff=Handoff.PENDING).update(
+        handoff=Handoff.DONE
+    )
+
+
 def member_remove(*, member: HotListMember, by, reason: str) -> HotListMember:
     """Take the lead off this week's list (リスト除外); a reason is required."""
     reason = (reason or "").strip()

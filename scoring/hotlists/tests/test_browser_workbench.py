@@ -70,6 +70,12 @@ def test_inside_sales_assign_and_log_an_opportunity_without_reload(
     assert driver.switch_to.active_element.get_attribute("name") == "type"
     form.find_element(By.CSS_SELECTOR, 'input[name="type"][value="phone"]').click()
     form.find_element(By.NAME, "content").send_keys("決裁者とデモ日程を調整")
+    # saved without a result: the panel says so and keeps what was typed
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    error = driver.find_element(By.ID, "wb-activity-error")
+    wait.until(lambda d: error.is_displayed() and error.text)
+    assert form.find_element(By.NAME, "content").get_attribute("value") == "決裁者とデモ日程を調整"
+    assert count(driver, "not_followed") == "3"
     form.find_element(By.CSS_SELECTOR, 'input[name="result"][value="opportunity"]').click()
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 

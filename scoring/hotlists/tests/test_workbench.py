@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from leads.models import Activity, Lead
 from leads.services import leads_set_owner
 from scoring.hotlists.models import HotListMember
-from scoring.hotlists.services import hot_list_materialize
+from scoring.hotlists.selectors import pending_handoffs
+from scoring.hotlists.services import handoffs_mark_done, hot_list_materialize
 from scoring.hotlists.tests.conftest import MONDAY_9, user_in
 
 
@@ -181,6 +182,11 @@ def test_an_opportunity_moves_the_stage_and_queues_the_sfa_handoff(client, run, 
     row = next(m for m in members(client, run)["members"] if m["id"] == target.pk)
     assert (row["followed"], row["last_result"], row["handoff"]) == (True, "opportunity", "pending")
     assert members(client, run)["counts"]["not_followed"] == 3
+    # the SFA sync finds it pending, and marks it handed over once
+    assert [m.pk for m in pending_handoffs()] == [target.pk]
+    assert handoffs_mark_done(member_ids=[target.pk]) == 1
+    assert handoffs_mark_done(member_ids=[target.pk]) == 0
+    assert not pending_handoffs().exists()
 
 
 @pytest.mark.django_db
