@@ -151,3 +151,11 @@ def test_each_mail_is_recorded_once_whatever_the_ticks(week, smtp_settings):
     ]
     assert set(HotListMail.objects.values_list("state", flat=True)) == {MailState.SENT}
     assert len(smtp_settings.messages) == 3  # the publish mail went out before the fixture cleared
+
+
+@pytest.mark.django_db
+def test_a_missed_thursday_is_caught_up_by_fridays_tick(week, smtp_settings):
+    # beat was down from Thursday morning to Friday evening
+    assert tick(FRIDAY_17) == 3  # the reminder (assignee and team) and the report
+    kinds = sorted(HotListMail.objects.values_list("kind", flat=True))
+    assert kinds == ["publish", "remind", "remind", "report"]
