@@ -83,3 +83,45 @@ def test_a_mail_claimed_by_a_killed_worker_is_sent_once_later(
     assert mail.sent_at <= timezone.now() + SENDING_LEASE * 2
     assert len(smtp_settings.messages) == 1
     assert smtp_settings.messages[0].rcpt_tos == ["inside1@example.jp"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_beat_task_makes_the_week_and_a_worker_mails_it(
+    hot_list, make_lead, smtp_settings, redis_client
+):
+    """End to end: beat's ``scoring.hotlists.dispatch`` in a real worker makes
+    this week's list and sends inside sales the Monday mail through SMTP."""
+    import datetime as dt
+
+    from conftest import WorkerProcess, service_env
+    from scoring.hotlists.models import HotListRun
+    from scoring.hotlists.tasks import dispatch
+
+    # given a list due at Monday 00:00 (always past in the current week) whose
+    # reminder and report fall at the very end of Sunday
+    HotList.objects.filter(pk=hot_list.pk).update(
+        publish_time=dt.time(0, 0), remind_weekday=6, remind_time=dt.time(23, 58),
+        report_weekday=6, report_time=dt.time(23, 59),
+        created_at=timezone.now() - dt.timedelta(days=30),
+    )  # fmt: skip
+    make_lead("now@example.jp", last_name="今日", first_name="太郎", at=timezone.now())
+    worker = WorkerProcess("default").start(
+        service_env(EMAIL_URL=f"smtp://127.0.0.1:{smtp_settings.port}")
+    )
+    try:
+        # when beat ticks
+        dispatch.delay()
+        wait_until(lambda: len(smtp_settings.messages) == 1)
+    finally:
+        worker.stop()
+
+    # then this week's list exists and its mail went out once
+    run = HotListRun.objects.get()
+    assert run.member_count == 1
+    mail = HotListMail.objects.get()
+    assert (mail.kind, mail.state, mail.recipient) == (
+        "publish",
+        MailState.SENT,
+        "inside1@example.jp",
+    )
+    assert smtp_settings.messages[0].rcpt_tos == ["inside1@example.jp"]
