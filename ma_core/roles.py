@@ -61,14 +61,21 @@ ROLE_RULES: dict[str, list[tuple[str, set[str]]]] = {
 
 # Extra single permissions a role has beyond its rules: "app_label.codename".
 ROLE_EXTRA: dict[str, list[str]] = {
+    MARKETER: ["scoring.work_hotlist"],
+    ADMIN: ["scoring.work_hotlist"],
     INSIDE_SALES: [
+        "scoring.work_hotlist",
         "leads.add_activity",
         "leads.change_activity",
         "leads.add_activitycorrection",
         "leads.add_leadtag",
         "leads.delete_leadtag",
     ],
-    SALES_REP: ["leads.add_activity", "leads.add_activitycorrection"],
+    SALES_REP: [
+        "leads.add_activity",
+        "leads.add_activitycorrection",
+        "scoring.work_own_hotlist_members",
+    ],
 }
 
 

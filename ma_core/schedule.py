@@ -40,4 +40,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "tracking.tasks.maintain_partitions",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Weekly HOT lists: make due weeks, record and send due mails (catches up).
+    "scoring-hotlists-dispatch": {
+        "task": "scoring.hotlists.dispatch",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
 }

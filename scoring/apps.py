@@ -13,3 +13,4 @@ class ScoringConfig(AppConfig):
 
         timeline.register()
         panels.register()
+        from scoring.hotlists import hooks  # noqa: F401 - HOT lists: admin, tasks, preset

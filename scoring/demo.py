@@ -48,3 +48,6 @@ def load(context) -> None:
     if context.stdout is not None:
         context.stdout.write(f"Scores: {result['changed']} leads rescored")
     alerts_demo.load(context)  # after scoring: today's HOT leads do not all alert at once
+    from scoring.hotlists import demo as hotlists_demo  # HOT lists need the scores above
+
+    hotlists_demo.load(context)

@@ -232,3 +232,4 @@ class RescoreJob(models.Model):
 
 
 from scoring.alerts.models import *  # noqa: E402, F403 - alerts live in their own package
+from scoring.hotlists.models import HotList, HotListMail, HotListMember, HotListRun  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""The weekly HOT lists and the inside-sales workbench (seed 004)."""
