@@ -28,4 +28,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "task": "tracking.tasks.maintain_partitions",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Due newsletters become send rows; due sends are claimed and delivered.
+    "scenarios-dispatch": {
+        "task": "scenarios.tasks.dispatch",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
 }

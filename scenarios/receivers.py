@@ -1,0 +1,33 @@
+"""Bounces and complaints from any ESP, through django-anymail's tracking signal."""
+
+from __future__ import annotations
+
+from anymail.signals import AnymailTrackingEvent, tracking
+from django.dispatch import receiver
+
+from scenarios.models import Bounce
+
+#: Anymail's normalized event types → our bounce kinds. "deferred" is a
+#: temporary failure the ESP retries (a soft bounce); "bounced" is permanent.
+KINDS = {
+    "bounced": Bounce.Kind.HARD,
+    "complained": Bounce.Kind.COMPLAINT,
+    "deferred": Bounce.Kind.SOFT,
+}
+
+
+@receiver(tracking, dispatch_uid="scenarios.bounces")
+def on_tracking_event(sender, event: AnymailTrackingEvent, esp_name: str, **kwargs) -> None:
+    from scenarios.services import bounce_record
+
+    kind = KINDS.get(event.event_type)
+    if kind is None or not event.recipient:
+        return
+    event_id = f"{esp_name}:{event.event_id}" if event.event_id else ""
+    bounce_record(
+        email=event.recipient,
+        kind=kind,
+        esp_event_id=event_id[:200],
+        detail=str(event.mta_response or event.description or event.reject_reason or "")[:500],
+        occurred_at=event.timestamp,
+    )
