@@ -206,11 +206,10 @@ def sends_reclaim_stale(now: datetime.datetime | None = None) -> int:
             """
             UPDATE scenarios_send
                SET state = CASE WHEN attempts >= %s THEN 'failed' ELSE 'pending' END,
-                   lease_until = NULL, handed_at = NULL, due_at = %s,
-                   reason = %s
+                   lease_until = NULL, handed_at = NULL, reason = %s
              WHERE state = 'claimed' AND lease_until < %s
             """,
-            [MAX_ATTEMPTS, now, _("Retried: the worker sending it stopped"), now],
+            [MAX_ATTEMPTS, _("Retried: the worker sending it stopped"), now],
         )
         return cursor.rowcount
 
