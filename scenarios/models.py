@@ -75,6 +75,16 @@ class SendWindow(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        from scenarios.services import check_send_window
+
+        self.weekdays = check_send_window(
+            weekdays=self.weekdays,
+            start_time=self.start_time,
+            end_time=self.end_time,
+            time_zone=self.time_zone,
+        )
+
     def next_open(self, moment: datetime.datetime) -> datetime.datetime:
         """``moment`` itself when it is inside the window, else the window's next opening."""
         tz = zoneinfo.ZoneInfo(self.time_zone)
@@ -122,6 +132,11 @@ class EmailTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from scenarios.rendering import check_template
+
+        check_template(subject=self.subject, preheader=self.preheader, html_body=self.html_body)
 
 
 class Newsletter(models.Model):
@@ -185,6 +200,11 @@ class Newsletter(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from scenarios.services import check_newsletter
+
+        check_newsletter(self)
 
     @property
     def source_key(self) -> str:

@@ -313,3 +313,32 @@ def bounce_record(
             state=Send.State.SKIPPED, reason=_("Suppressed after a bounce or complaint")
         )
     return bounce
+
+
+# -- configuration checks ----------------------------------------------------------------
+
+
+def check_send_window(*, weekdays: object, start_time, end_time, time_zone: str) -> list[int]:
+    """Clean a send window's days; raise ``ValidationError`` per field."""
+    import zoneinfo
+
+    errors: dict[str, list[str]] = {}
+    days: list[int] = []
+    if not isinstance(weekdays, list) or not weekdays:
+        errors["weekdays"] = [_("Give at least one day, 0 = Monday … 6 = Sunday.")]
+    else:
+        try:
+            days = sorted({int(day) for day in weekdays})
+        except (TypeError, ValueError):
+            days = [-1]
+        if any(day < 0 or day > 6 for day in days):
+            errors["weekdays"] = [_("Days are numbers from 0 (Monday) to 6 (Sunday).")]
+    if start_time is not None and end_time is not None and start_time >= end_time:
+        errors["end_time"] = [_("The window must end after it starts.")]
+    try:
+        zoneinfo.ZoneInfo(str(time_zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        errors["time_zone"] = [_("Unknown time zone, e.g. Asia/Tokyo.")]
+    if errors:
+        raise ValidationError(errors)
+    return days

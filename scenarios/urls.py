@@ -1,3 +1,17 @@
-"""API routes of this app, mounted under /api/v1/."""
+"""API routes of scenarios, mounted under /api/v1/."""
 
-urlpatterns: list = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from scenarios import apis
+
+router = SimpleRouter()
+router.register("send-windows", apis.SendWindowViewSet, basename="send-window")
+router.register("email-templates", apis.EmailTemplateViewSet, basename="email-template")
+router.register("newsletters", apis.NewsletterViewSet, basename="newsletter")
+router.register("sends", apis.SendViewSet, basename="send")
+
+urlpatterns = [
+    path("sender-profile/", apis.SenderProfileView.as_view(), name="sender-profile"),
+    *router.urls,
+]

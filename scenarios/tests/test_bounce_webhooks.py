@@ -1,8 +1,10 @@
 """Bounces and complaints arrive through django-anymail's tracking webhook
-(here SendGrid's payload shape): a hard bounce or a complaint suppresses the
+(Mailgun's signed JSON payload): a hard bounce or a complaint suppresses the
 address, five soft bounces do too; a bad signature changes nothing."""
 
 import base64
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -14,34 +16,52 @@ from scenarios.models import Bounce
 
 from .conftest import consenting_lead
 
-URL = "/anymail/sendgrid/tracking/"
+URL = "/anymail/mailgun/tracking/"
+SIGNING_KEY = "key-0123456789"
 
 
 @pytest.fixture
 def webhook(settings):
-    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": "esp:s3cret"}
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "WEBHOOK_SECRET": "esp:s3cret",
+        "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
+    }
 
-    def post(events: list[dict], auth: str = "esp:s3cret"):
+    def post(event_data: dict, token: str, key: str = SIGNING_KEY):
+        timestamp = "1772409600"
+        signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256)
+        body = {
+            "signature": {"timestamp": timestamp, "token": token,
+                          "signature": signature.hexdigest()},
+            "event-data": {"timestamp": 1772409600.5, "id": token[:20], **event_data},
+        }  # fmt: skip
         return Client().post(
             URL,
-            json.dumps(events),
+            json.dumps(body),
             content_type="application/json",
-            HTTP_AUTHORIZATION="Basic " + base64.b64encode(auth.encode()).decode(),
+            HTTP_AUTHORIZATION="Basic " + base64.b64encode(b"esp:s3cret").decode(),
         )
 
     return post
 
 
-def sendgrid_event(email: str, event: str, n: int, **extra) -> dict:
-    return {"email": email, "timestamp": 1772409600 + n, "event": event,
-            "sg_event_id": f"evt-{event}-{n}", "sg_message_id": f"msg-{n}", **extra}  # fmt: skip
+def failed(email: str, severity: str) -> dict:
+    return {
+        "event": "failed",
+        "severity": severity,
+        "recipient": email,
+        "reason": "bounce" if severity == "permanent" else "generic",
+        "delivery-status": {"code": 550 if severity == "permanent" else 421,
+                            "message": "mailbox unavailable", "description": ""},
+        "message": {"headers": {"message-id": "abc@kizuki.example.co.jp"}},
+    }  # fmt: skip
 
 
 @pytest.mark.django_db
 def test_a_hard_bounce_suppresses_the_address(webhook):
     lead = consenting_lead()
-    response = webhook([sendgrid_event(lead.email, "bounce", 1, reason="550 5.1.1 unknown user",
-                                       status="5.1.1", type="bounce")])  # fmt: skip
+    response = webhook(failed(lead.email, "permanent"), token="t-hard-1" * 4)
     assert response.status_code == 200
     suppression = Suppression.objects.get(lead=lead)
     assert (suppression.channel, suppression.reason) == ("email", "hard_bounce")
@@ -52,27 +72,27 @@ def test_a_hard_bounce_suppresses_the_address(webhook):
 @pytest.mark.django_db
 def test_a_complaint_suppresses_the_address(webhook):
     lead = consenting_lead()
-    webhook([sendgrid_event(lead.email.upper(), "spamreport", 1)])
+    webhook({"event": "complained", "recipient": lead.email.upper()}, token="t-spam-1" * 4)
     assert Suppression.objects.get(lead=lead).reason == "complaint"
 
 
 @pytest.mark.django_db
 def test_five_soft_bounces_suppress_four_do_not(webhook):
     lead = consenting_lead()
-    soft = [sendgrid_event(lead.email, "deferred", n, response="421 try later") for n in range(4)]
-    webhook(soft)
-    webhook(soft)  # the ESP retrying the same events counts them once
+    for n in range(4):
+        webhook(failed(lead.email, "temporary"), token=f"t-soft-{n}" * 4)
+        webhook(failed(lead.email, "temporary"), token=f"t-soft-{n}" * 4)  # ESP retry: once
     assert Bounce.objects.filter(lead=lead, kind="soft").count() == 4
     assert not Suppression.objects.filter(lead=lead).exists()
 
-    webhook([sendgrid_event(lead.email, "deferred", 5, response="421 try later")])
+    webhook(failed(lead.email, "temporary"), token="t-soft-5" * 4)
     assert Suppression.objects.get(lead=lead).reason == "soft_bounces"
 
 
 @pytest.mark.django_db
 def test_a_bad_signature_is_refused_and_changes_nothing(webhook):
     lead = consenting_lead()
-    response = webhook([sendgrid_event(lead.email, "bounce", 1)], auth="esp:wrong")
+    response = webhook(failed(lead.email, "permanent"), token="t-bad-1" * 4, key="not-the-key")
     assert response.status_code == 400
     assert not Bounce.objects.exists()
     assert not Suppression.objects.exists()
