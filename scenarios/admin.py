@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from leads.models import Lead
 from scenarios import services
-from scenarios.models import Bounce, EmailTemplate, Newsletter, SenderProfile, Send, SendWindow
+from scenarios.models import Bounce, EmailTemplate, Newsletter, Send, SenderProfile, SendWindow
 from scenarios.selectors import newsletter_counts, newsletter_skip_reasons
 
 

@@ -19,7 +19,7 @@ from leads.selectors import leads_visible_to
 from ma_core.api_pagination import IdCursorPagination
 from ma_core.api_permissions import ChangePermissions, RolePermissions
 from scenarios import services
-from scenarios.models import EmailTemplate, Newsletter, SenderProfile, Send, SendWindow
+from scenarios.models import EmailTemplate, Newsletter, Send, SenderProfile, SendWindow
 from scenarios.rendering import check_template
 from scenarios.selectors import newsletter_counts
 

@@ -119,7 +119,7 @@ class EmailTemplate(models.Model):
         _("HTML body"),
         help_text=_(
             "Merge tags: {{ lead.company }}, {{ lead.last_name }} 様, "
-            '{{ lead.first_name|default("ご担当者") }}, {{ lead.custom.KEY }}.'
+            "{{ lead.first_name|default('ご担当者') }}, {{ lead.custom.KEY }}."
         ),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)

@@ -26,7 +26,7 @@ def test_marketer_creates_a_template_and_a_syntax_error_is_a_400(marketer_api):
     assert bad.status_code == 400
     error = bad.json()["error"]
     assert error["code"] == "invalid"
-    assert "syntax error" in error["fields"]["html_body"][0]
+    assert "構文エラー" in error["fields"]["html_body"][0]
     assert EmailTemplate.objects.count() == 1
 
     unknown = marketer_api.patch(
@@ -94,7 +94,7 @@ def test_newsletter_to_an_empty_list_is_refused(marketer_api, profile, template)
     assert draft.status_code == 201, draft.json()
     scheduled = marketer_api.post(f"/api/v1/newsletters/{draft.json()['id']}/schedule/", {})
     assert scheduled.status_code == 400
-    assert "no leads" in scheduled.json()["error"]["message"]
+    assert "リードがいない" in scheduled.json()["error"]["message"]
     assert Newsletter.objects.get().state == "draft"
 
     neither = marketer_api.post(

@@ -24,9 +24,7 @@ def test_a_newsletter_reaches_each_lead_once_with_footer_and_unsubscribe_headers
     ok = [consenting_lead(company_name="株式会社アクメ", last_name="佐藤", first_name=""),
           consenting_lead()]  # fmt: skip
     suppressed = consenting_lead()
-    suppression_add(
-        lead=suppressed, channel=Suppression.Channel.NEWSLETTER, reason="unsubscribe"
-    )
+    suppression_add(lead=suppressed, channel=Suppression.Channel.NEWSLETTER, reason="unsubscribe")
     no_consent = LeadFactory()
     newsletter = newsletter_to([*ok, suppressed, no_consent], template)
 
