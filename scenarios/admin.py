@@ -136,6 +136,7 @@ class NewsletterAdmin(admin.ModelAdmin):
         "static_list",
         "send_window",
         "scheduled_at",
+        "rate_per_minute",
         "state",
         "recipients",
         "status_counts",

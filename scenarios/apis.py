@@ -173,6 +173,7 @@ class NewsletterSerializer(serializers.ModelSerializer):
             "static_list",
             "send_window",
             "scheduled_at",
+            "rate_per_minute",
             "state",
             "recipients",
             "counts",

@@ -180,6 +180,12 @@ class Newsletter(models.Model):
         verbose_name=_("send window"),
     )
     scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    rate_per_minute = models.PositiveIntegerField(
+        _("mails per minute"),
+        null=True,
+        blank=True,
+        help_text=_("Throttle: spread the sends at this rate. Empty = as fast as possible."),
+    )
     state = models.CharField(
         _("state"), max_length=12, choices=State.choices, default=State.DRAFT, editable=False
     )

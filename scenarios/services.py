@@ -148,8 +148,11 @@ def newsletter_materialize(*, newsletter_id: int, now: datetime.datetime | None 
                 (lead_id, template_id, source_key, kind, newsletter_id, send_window_id,
                  state, reason, due_at, attempts, message_id, token, to_email, subject,
                  links, error, created_at)
-            SELECT audience.id, %s, %s, 'newsletter', %s, %s,
-                   'pending', '', %s, 0, '', gen_random_uuid(), '', '', '[]'::jsonb, '', %s
+            SELECT audience.id, %s, %s, 'newsletter', %s, %s, 'pending', '',
+                   %s + CASE WHEN %s::int IS NULL THEN interval '0'
+                        ELSE (row_number() OVER (ORDER BY audience.id) - 1) / %s::int
+                             * interval '1 minute' END,
+                   0, '', gen_random_uuid(), '', '', '[]'::jsonb, '', %s
               FROM ({audience_sql}) AS audience
             ON CONFLICT (lead_id, source_key) DO NOTHING
             """,  # noqa: S608 - the audience SQL is the ORM's, its values are parameters
@@ -159,6 +162,8 @@ def newsletter_materialize(*, newsletter_id: int, now: datetime.datetime | None 
                 newsletter.pk,
                 newsletter.send_window_id,
                 now,
+                newsletter.rate_per_minute,
+                newsletter.rate_per_minute,
                 now,
                 *params,
             ],

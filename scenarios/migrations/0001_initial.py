@@ -73,6 +73,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=200, verbose_name='name')),
                 ('scheduled_at', models.DateTimeField(blank=True, null=True, verbose_name='send at')),
+                ('rate_per_minute', models.PositiveIntegerField(blank=True, help_text='Throttle: spread the sends at this rate. Empty = as fast as possible.', null=True, verbose_name='mails per minute')),
                 ('state', models.CharField(choices=[('draft', 'Draft'), ('scheduled', 'Scheduled'), ('sending', 'Sending'), ('done', 'Sent')], default='draft', editable=False, max_length=12, verbose_name='state')),
                 ('recipients', models.PositiveIntegerField(default=0, editable=False, verbose_name='recipients')),
                 ('materialized_at', models.DateTimeField(blank=True, editable=False, null=True)),

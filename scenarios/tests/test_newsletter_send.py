@@ -83,3 +83,34 @@ def test_an_empty_list_is_refused(profile, template, smtp_settings):
     assert newsletter.state == Newsletter.State.DRAFT
     assert not Send.objects.exists()
     assert received(smtp_settings) == []
+
+
+@pytest.mark.django_db
+def test_a_segment_newsletter_is_materialized_in_one_statement_and_throttled(
+    profile, template, smtp_settings, django_assert_max_num_queries
+):
+    # given 30 tagged leads (the segment) and 5 others
+    from leads.models import Segment
+    from leads.services import tags_add_bulk
+
+    tagged = [consenting_lead() for _ in range(30)]
+    others = [consenting_lead() for _ in range(5)]
+    tags_add_bulk(lead_ids=[lead.pk for lead in tagged], names=["資料A"], actor_kind="user")
+    segment = Segment.objects.create(
+        name="資料A", expression="1", blocks={"1": {"kind": "tag", "op": "has", "value": "資料A"}}
+    )
+    newsletter = Newsletter.objects.create(
+        name="資料A特集", template=template, segment=segment, rate_per_minute=10
+    )
+    newsletter_schedule(newsletter=newsletter)
+
+    # when it is materialized: a fixed number of statements, whatever the audience
+    with django_assert_max_num_queries(12):
+        newsletters_materialize_due()
+
+    # then the segment's leads have one row each, spread at 10 a minute
+    rows = Send.objects.filter(newsletter=newsletter).order_by("due_at", "lead_id")
+    assert sorted(rows.values_list("lead_id", flat=True)) == sorted(lead.pk for lead in tagged)
+    first, last = rows.first().due_at, rows.last().due_at
+    assert (last - first).total_seconds() == 120
+    assert not Send.objects.filter(lead__in=others).exists()
