@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from leads.models import Lead, Segment, StaticList
+from leads.models import Lead, Segment, StaticList, Tag
 
 
 def default_time_zone() -> str:
@@ -245,6 +245,9 @@ class Send(models.Model):
     newsletter = models.ForeignKey(
         Newsletter, null=True, blank=True, on_delete=models.CASCADE, related_name="sends"
     )
+    enrollment = models.ForeignKey(
+        "Enrollment", null=True, blank=True, on_delete=models.CASCADE, related_name="sends"
+    )
     send_window = models.ForeignKey(
         SendWindow, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -316,3 +319,125 @@ class Bounce(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["lead", "kind"], name="scenarios_bounce_lead")]
+
+
+class StepSequence(models.Model):
+    """Step mail (ステップメール): mails at day offsets and a time of day, each
+    lead at its own pace from the moment it entered."""
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", _("Manual or API")
+        TAG_ADDED = "tag_added", _("Tag added")
+
+    class Reentry(models.TextChoices):
+        ONCE = "once", _("Once per lead")
+        AFTER_EXIT = "after_exit", _("Again after finishing or leaving")
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    trigger = models.CharField(
+        _("trigger"), max_length=20, choices=Trigger.choices, default=Trigger.MANUAL
+    )
+    trigger_tag = models.ForeignKey(
+        Tag,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("tag that starts it"),
+        help_text=_("e.g. the tag a whitepaper form adds (資料A)."),
+    )
+    exit_tag = models.ForeignKey(
+        Tag,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("tag that ends it"),
+        help_text=_("e.g. 失注: the lead leaves this sequence at once."),
+    )
+    reentry = models.CharField(
+        _("re-entry"), max_length=20, choices=Reentry.choices, default=Reentry.ONCE
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("step mail")
+        verbose_name_plural = _("step mails")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.trigger == self.Trigger.TAG_ADDED and not self.trigger_tag_id:
+            raise ValidationError({"trigger_tag": _("Choose the tag that starts it.")})
+
+
+class SequenceStep(models.Model):
+    sequence = models.ForeignKey(StepSequence, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(_("order"))
+    day_offset = models.PositiveSmallIntegerField(
+        _("day"), help_text=_("Days after the lead entered: 0 = the same day.")
+    )
+    send_time = models.TimeField(_("time of day"), default=datetime.time(10, 0))
+    template = models.ForeignKey(
+        EmailTemplate, on_delete=models.PROTECT, related_name="+", verbose_name=_("template")
+    )
+    send_window = models.ForeignKey(
+        SendWindow,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("send window"),
+    )
+
+    class Meta:
+        verbose_name = _("step")
+        verbose_name_plural = _("steps")
+        ordering = ["sequence", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence", "position"], name="scenarios_step_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sequence} #{self.position}"
+
+
+class Enrollment(models.Model):
+    """A lead in a step sequence; ``next_due_at`` is when its next step is due.
+    The dispatcher claims due rows (``FOR UPDATE SKIP LOCKED``) and advances them."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+        EXITED = "exited", _("Left")
+
+    sequence = models.ForeignKey(StepSequence, on_delete=models.CASCADE, related_name="enrollments")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="enrollments")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    started_at = models.DateTimeField(default=timezone.now)
+    next_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    exit_reason = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sequence", "lead"],
+                condition=Q(state="active"),
+                name="scenarios_enrollment_active_once",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_due_at"], condition=Q(state="active"), name="scenarios_enroll_due"
+            ),
+            models.Index(fields=["lead", "state"], name="scenarios_enroll_lead"),
+        ]

@@ -16,11 +16,15 @@ log = logging.getLogger(__name__)
 
 @shared_task(name="scenarios.tasks.dispatch")
 def dispatch() -> dict:
-    """Materialize due newsletters, then deliver due sends."""
+    """Materialize due newsletters, advance due step mail, then deliver due sends."""
     from scenarios.sending import sends_dispatch
     from scenarios.services import newsletters_finish, newsletters_materialize_due
+    from scenarios.step_mail import ADVANCE_BATCH, enrollments_advance
 
     newsletters_materialize_due()
+    for _batch in range(20):
+        if enrollments_advance() < ADVANCE_BATCH:
+            break
     try:
         result = sends_dispatch()
     except ValidationError as exc:  # no sender profile yet: nothing may go out
