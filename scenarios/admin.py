@@ -15,7 +15,17 @@ from django.utils.translation import gettext_lazy
 
 from leads.models import Lead
 from scenarios import services
-from scenarios.models import Bounce, EmailTemplate, Newsletter, Send, SenderProfile, SendWindow
+from scenarios.models import (
+    Bounce,
+    EmailTemplate,
+    Enrollment,
+    Newsletter,
+    Send,
+    SenderProfile,
+    SendWindow,
+    SequenceStep,
+    StepSequence,
+)
 from scenarios.selectors import newsletter_counts, newsletter_skip_reasons
 
 
@@ -214,6 +224,23 @@ class NewsletterAdmin(admin.ModelAdmin):
                 )
 
 
+class SequenceStepInline(admin.TabularInline):
+    model = SequenceStep
+    extra = 0
+    fields = ("position", "day_offset", "send_time", "template", "send_window")
+
+
+@admin.register(StepSequence)
+class StepSequenceAdmin(admin.ModelAdmin):
+    list_display = ("name", "trigger", "trigger_tag", "exit_tag", "is_active", "active_leads")
+    list_filter = ("is_active", "trigger")
+    inlines = [SequenceStepInline]
+
+    @admin.display(description=gettext_lazy("leads in it now"))
+    def active_leads(self, sequence: StepSequence) -> int:
+        return sequence.enrollments.filter(state=Enrollment.State.ACTIVE).count()
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
@@ -236,3 +263,12 @@ class BounceAdmin(ReadOnlyAdmin):
     list_display = ("email", "kind", "detail", "occurred_at")
     list_filter = ("kind",)
     search_fields = ("email",)
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(ReadOnlyAdmin):
+    list_display = ("sequence", "lead", "state", "started_at", "next_position", "next_due_at")
+    list_filter = ("state", "sequence")
+    search_fields = ("lead__email",)
+    raw_id_fields = ("lead",)
+    list_select_related = ("sequence", "lead")

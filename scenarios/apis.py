@@ -14,12 +14,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leads.models import Lead
+from leads.models import Lead, Tag
 from leads.selectors import leads_visible_to
 from ma_core.api_pagination import IdCursorPagination
 from ma_core.api_permissions import ChangePermissions, RolePermissions
 from scenarios import services
-from scenarios.models import EmailTemplate, Newsletter, Send, SenderProfile, SendWindow
+from scenarios.models import (
+    EmailTemplate,
+    Enrollment,
+    Newsletter,
+    Send,
+    SenderProfile,
+    SendWindow,
+    SequenceStep,
+    StepSequence,
+)
 from scenarios.rendering import check_template
 from scenarios.selectors import newsletter_counts
 
@@ -275,3 +284,110 @@ class SendViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return rows
 
     queryset = Send.objects.all()
+
+
+class SequenceStepSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SequenceStep
+        fields = ["id", "position", "day_offset", "send_time", "template", "send_window"]
+
+
+class StepSequenceSerializer(serializers.ModelSerializer):
+    """A sequence with its steps; writing ``steps`` replaces them all."""
+
+    steps = SequenceStepSerializer(many=True, required=False)
+    trigger_tag = serializers.SlugRelatedField(
+        slug_field="name", queryset=Tag.objects.all(), required=False, allow_null=True
+    )
+    exit_tag = serializers.SlugRelatedField(
+        slug_field="name", queryset=Tag.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = StepSequence
+        fields = [
+            "id",
+            "name",
+            "trigger",
+            "trigger_tag",
+            "exit_tag",
+            "reentry",
+            "is_active",
+            "steps",
+            "created_at",
+        ]
+        read_only_fields = ["created_at"]
+
+    def validate_steps(self, steps: list[dict]) -> list[dict]:
+        positions = [step["position"] for step in steps]
+        if len(set(positions)) != len(positions):
+            raise serializers.ValidationError(_("Two steps have the same order."))
+        return steps
+
+    def validate(self, attrs):
+        trigger = attrs.get("trigger", getattr(self.instance, "trigger", None))
+        tag = attrs.get("trigger_tag", getattr(self.instance, "trigger_tag", None))
+        if trigger == StepSequence.Trigger.TAG_ADDED and tag is None:
+            raise serializers.ValidationError({"trigger_tag": [_("Choose the tag that starts it.")]})
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data):
+        steps = validated_data.pop("steps", [])
+        sequence = StepSequence.objects.create(**validated_data)
+        SequenceStep.objects.bulk_create(SequenceStep(sequence=sequence, **s) for s in steps)
+        return sequence
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        steps = validated_data.pop("steps", None)
+        instance = super().update(instance, validated_data)
+        if steps is not None:
+            instance.steps.all().delete()
+            SequenceStep.objects.bulk_create(SequenceStep(sequence=instance, **s) for s in steps)
+        return instance
+
+
+class EnrollInput(serializers.Serializer):
+    leads = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=10000)
+
+
+class StepSequenceViewSet(viewsets.ModelViewSet):
+    """Step mail sequences; POST .../enroll/ {"leads": [ids]} starts leads on one."""
+
+    permission_classes = [RolePermissions]
+    serializer_class = StepSequenceSerializer
+    queryset = StepSequence.objects.prefetch_related("steps")
+    pagination_class = IdCursorPagination
+
+    @extend_schema(request=EnrollInput, responses={200: None})
+    @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    def enroll(self, request: Request, pk=None) -> Response:
+        from scenarios.step_mail import sequence_enroll
+
+        data = EnrollInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        sequence = self.get_object()
+        if not sequence.steps.exists():
+            raise serializers.ValidationError(_("Add at least one step first."))
+        wanted = set(data.validated_data["leads"])
+        known = set(
+            leads_visible_to(request.user).filter(pk__in=wanted).values_list("pk", flat=True)
+        )
+        unknown = sorted(wanted - known)
+        enrolled = sequence_enroll(sequence=sequence, lead_ids=sorted(known))
+        return Response({"enrolled": enrolled, "unknown_leads": unknown})
+
+
+class EnrollmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Enrollment
+        fields = ["id", "sequence", "lead", "state", "started_at", "next_position",
+                  "next_due_at", "ended_at", "exit_reason"]  # fmt: skip
+
+
+class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [RolePermissions]
+    serializer_class = EnrollmentSerializer
+    queryset = Enrollment.objects.all()
+    pagination_class = IdCursorPagination

@@ -10,6 +10,8 @@ router.register("send-windows", apis.SendWindowViewSet, basename="send-window")
 router.register("email-templates", apis.EmailTemplateViewSet, basename="email-template")
 router.register("newsletters", apis.NewsletterViewSet, basename="newsletter")
 router.register("sends", apis.SendViewSet, basename="send")
+router.register("step-sequences", apis.StepSequenceViewSet, basename="step-sequence")
+router.register("enrollments", apis.EnrollmentViewSet, basename="enrollment")
 
 urlpatterns = [
     path("sender-profile/", apis.SenderProfileView.as_view(), name="sender-profile"),

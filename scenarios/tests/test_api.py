@@ -129,3 +129,38 @@ def test_preview_as_a_lead_and_test_send(marketer_api, profile, template, smtp_s
         f"/api/v1/email-templates/{template.pk}/test-send/", {"to": "not-an-address"}
     )
     assert bad.status_code == 400
+
+
+@pytest.mark.django_db
+def test_step_sequence_with_steps_and_enroll(marketer_api, template):
+    lead = LeadFactory()
+    created = marketer_api.post(
+        "/api/v1/step-sequences/",
+        {"name": "資料Aフォロー", "trigger": "tag_added", "trigger_tag": None, "steps": []},
+        format="json",
+    )
+    assert created.status_code == 400
+    assert "trigger_tag" in created.json()["error"]["fields"]
+
+    from leads.models import Tag
+
+    Tag.objects.create(name="資料A")
+    created = marketer_api.post(
+        "/api/v1/step-sequences/",
+        {"name": "資料Aフォロー", "trigger": "tag_added", "trigger_tag": "資料A",
+         "exit_tag": None,
+         "steps": [{"position": 0, "day_offset": 0, "send_time": "10:00", "template": template.pk},
+                   {"position": 1, "day_offset": 1, "send_time": "10:00",
+                    "template": template.pk}]},
+        format="json",
+    )  # fmt: skip
+    assert created.status_code == 201, created.json()
+    assert [s["day_offset"] for s in created.json()["steps"]] == [0, 1]
+
+    enrolled = marketer_api.post(
+        f"/api/v1/step-sequences/{created.json()['id']}/enroll/",
+        {"leads": [lead.pk, 999999]},
+        format="json",
+    )
+    assert enrolled.json() == {"enrolled": 1, "unknown_leads": [999999]}
+    assert marketer_api.get("/api/v1/enrollments/").json()["results"][0]["lead"] == lead.pk
