@@ -328,7 +328,9 @@ class StepSequenceSerializer(serializers.ModelSerializer):
         trigger = attrs.get("trigger", getattr(self.instance, "trigger", None))
         tag = attrs.get("trigger_tag", getattr(self.instance, "trigger_tag", None))
         if trigger == StepSequence.Trigger.TAG_ADDED and tag is None:
-            raise serializers.ValidationError({"trigger_tag": [_("Choose the tag that starts it.")]})
+            raise serializers.ValidationError(
+                {"trigger_tag": [_("Choose the tag that starts it.")]}
+            )
         return attrs
 
     @transaction.atomic

@@ -7,6 +7,6 @@ class ScenariosConfig(AppConfig):
     verbose_name = _("Scenarios")
 
     def ready(self) -> None:
-        from scenarios import receivers, timeline  # noqa: F401 - connects the receivers
+        from scenarios import receivers, search_blocks, timeline  # noqa: F401 - registers
 
         timeline.register()
