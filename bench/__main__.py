@@ -19,6 +19,7 @@ BENCHMARKS = [
     "bench.b2_writer",
     "bench.b3_rescore",
     "bench.b4_hot_search",
+    "bench.b5_newsletter",
 ]
 
 

@@ -11,6 +11,7 @@ when the template is saved; a known field that is empty renders as "" and
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass, field
@@ -50,6 +51,13 @@ _TEXT_CONFIG = ParserConfig(display_links=True)
 
 _html_env = SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
 _text_env = SandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str, html: bool) -> jinja2.Template:
+    """Compiling is the costly part of rendering; a newsletter renders one
+    template for every recipient, so each source is compiled once per process."""
+    return (_html_env if html else _text_env).from_string(source)
 
 
 def _value(value: object) -> object:
@@ -185,9 +193,9 @@ def render_mail(
 ) -> RenderedMail:
     """Render every part for one recipient. Raises ``ValidationError`` on a bad template."""
     try:
-        rendered_subject = _text_env.from_string(subject).render(context)
-        rendered_preheader = _text_env.from_string(preheader).render(context)
-        body = _html_env.from_string(html_body).render(context)
+        rendered_subject = _compiled(subject, False).render(context)
+        rendered_preheader = _compiled(preheader, False).render(context)
+        body = _compiled(html_body, True).render(context)
     except (jinja2.TemplateError, jinja2.exceptions.SecurityError) as exc:
         raise ValidationError(_error_message(exc)) from exc
     links: list[str] = []
