@@ -26,7 +26,11 @@ from scenarios.models import (
     SequenceStep,
     StepSequence,
 )
-from scenarios.selectors import newsletter_counts, newsletter_skip_reasons
+from scenarios.selectors import (
+    newsletter_counts,
+    newsletter_link_clicks,
+    newsletter_skip_reasons,
+)
 
 
 @admin.register(SenderProfile)
@@ -138,7 +142,7 @@ class EmailTemplateAdmin(admin.ModelAdmin):
 class NewsletterAdmin(admin.ModelAdmin):
     list_display = ("name", "template", "audience", "scheduled_at", "state", "progress")
     list_filter = ("state",)
-    readonly_fields = ("state", "recipients", "status_counts")
+    readonly_fields = ("state", "recipients", "status_counts", "link_clicks")
     fields = (
         "name",
         "template",
@@ -150,6 +154,7 @@ class NewsletterAdmin(admin.ModelAdmin):
         "state",
         "recipients",
         "status_counts",
+        "link_clicks",
     )
     actions = ["schedule"]
 
@@ -203,6 +208,22 @@ class NewsletterAdmin(admin.ModelAdmin):
             format_html(
                 "".join(["<li>{}: {}</li>"] * len(reasons)),
                 *[part for reason, n in reasons for part in (reason, n)],
+            ),
+        )
+
+    @admin.display(description=gettext_lazy("clicks per link"))
+    def link_clicks(self, newsletter: Newsletter) -> str:
+        rows = newsletter_link_clicks(newsletter) if newsletter.pk else []
+        if not rows:
+            return "-"
+        return format_html(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("link"),
+            _("clicks"),
+            _("leads"),
+            format_html(
+                "".join(["<tr><td>{}</td><td>{}</td><td>{}</td></tr>"] * len(rows)),
+                *[part for row in rows for part in row],
             ),
         )
 

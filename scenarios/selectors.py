@@ -46,3 +46,19 @@ def newsletter_skip_reasons(newsletter: Newsletter) -> list[tuple[str, int]]:
         .annotate(n=Count("id"))
         .order_by("-n")
     )
+
+
+def newsletter_link_clicks(newsletter: Newsletter) -> list[tuple[str, int, int]]:
+    """Clicks per link of a newsletter: ``[(url, clicks, unique leads)]``, most first."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT url, count(*), count(DISTINCT lead_id)
+              FROM tracking_event
+             WHERE type = 'email_click' AND properties->>'newsletter' = %s
+             GROUP BY url
+             ORDER BY count(*) DESC, url
+            """,
+            [str(newsletter.pk)],
+        )
+        return [(url, clicks, leads) for url, clicks, leads in cursor.fetchall()]

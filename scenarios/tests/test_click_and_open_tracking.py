@@ -91,3 +91,21 @@ def test_the_open_pixel_records_an_open(sent_mail):
     # a forged pixel answers an image and records nothing
     assert Client().get("/m/o/1:forged/px.gif").status_code == 200
     assert Event.objects.filter(type="email_open").count() == 1
+
+
+@pytest.mark.django_db
+def test_newsletter_counts_unique_opens_clicks_and_clicks_per_link(sent_mail):
+    from scenarios.models import Newsletter
+    from scenarios.selectors import newsletter_counts, newsletter_link_clicks
+
+    _lead, clicks, pixel = sent_mail
+    browser = Client()
+    browser.get(pixel)
+    browser.get(pixel)
+    browser.get(clicks[1])
+    browser.get(clicks[1])
+
+    newsletter = Newsletter.objects.get()
+    counts = newsletter_counts(newsletter)
+    assert (counts["unique_opens"], counts["unique_clicks"]) == (1, 1)
+    assert newsletter_link_clicks(newsletter) == [("https://www.example.co.jp/case", 2, 1)]
