@@ -1,4 +1,5 @@
-"""B5: a newsletter rendered and handed to a local SMTP server (aiosmtpd).
+"""B5: a newsletter rendered and handed to a local SMTP server (aiosmtpd),
+and the step-mail dispatcher advancing due enrollments.
 
 Figure: mails per second through the whole send path — set-based
 materialization, claim in batches, per-send checks (suppression, consent,
@@ -6,7 +7,9 @@ cap, window) under the lead's row lock, sandboxed rendering, link rewriting,
 CSS inlining, the plain-text part, SMTP hand-over, and the ``sent`` mark.
 Baseline, same run and same server: a bare ``smtplib`` loop sending
 pre-rendered messages over one connection. Target (issue #8): ≥ 500 mails/s
-and ≥ 0.5× the baseline.
+and ≥ 0.5× the baseline. Step mail: due enrollments advanced per second
+(claim with SKIP LOCKED, write the step's send row, move to the next step),
+against one plain INSERT … SELECT of as many send rows; target ≥ 2,000/s.
 """
 
 from __future__ import annotations
@@ -61,6 +64,57 @@ def _baseline(port: int, messages: list[bytes]) -> float:
         for i, message in enumerate(messages):
             smtp.sendmail("news@bench.example", [f"lead{i}@bench.example"], message)
     return time.perf_counter() - started
+
+
+def _step_dispatch(recipients: int) -> tuple[float, float]:
+    """Seconds to advance ``recipients`` due enrollments, and for the baseline."""
+    import datetime
+
+    from django.utils import timezone
+
+    from scenarios.models import EmailTemplate, Enrollment, Send, SequenceStep, StepSequence
+    from scenarios.step_mail import enrollments_advance, sequence_enroll
+
+    Send.objects.filter(kind="step").delete()
+    Enrollment.objects.all().delete()
+    StepSequence.objects.filter(name="bench steps").delete()
+    sequence = StepSequence.objects.create(name="bench steps")
+    template = EmailTemplate.objects.get(name="bench")
+    for position in range(3):
+        SequenceStep.objects.create(
+            sequence=sequence, position=position, day_offset=position,
+            send_time=datetime.time(0), template=template,
+        )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM leads_lead ORDER BY id LIMIT %s", [recipients])
+        lead_ids = [row[0] for row in cursor.fetchall()]
+    sequence_enroll(sequence=sequence, lead_ids=lead_ids)
+    started = time.perf_counter()
+    moved = 0
+    later = timezone.now() + datetime.timedelta(minutes=1)
+    while moved < recipients:
+        advanced = enrollments_advance(now=later)
+        if not advanced:
+            break
+        moved += advanced
+    elapsed = time.perf_counter() - started
+    assert moved == recipients, (moved, recipients)
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO scenarios_send (lead_id, template_id, source_key, kind, state, reason,
+                due_at, attempts, message_id, token, to_email, subject, links, error, created_at)
+            SELECT id, %s, 'bench-baseline', 'step', 'skipped', '', now(), 0, '',
+                   gen_random_uuid(), '', '', '[]'::jsonb, '', now()
+              FROM leads_lead ORDER BY id LIMIT %s
+            """,
+            [template.pk, recipients],
+        )
+    baseline = time.perf_counter() - started
+    Send.objects.filter(kind="step").delete()
+    return elapsed, baseline
 
 
 def run(size: dict) -> list[Figure]:
@@ -131,7 +185,19 @@ def run(size: dict) -> list[Figure]:
         baseline_s = _baseline(sink.port, prebuilt)
     finally:
         sink.stop()
+    steps_s, steps_baseline_s = _step_dispatch(recipients)
     return [
+        Figure(
+            bench_id="B5",
+            workload=f"step mail: {recipients:,} due enrollments advanced",
+            figure="due steps advanced per second (claim, send row, next step)",
+            unit="steps/s",
+            value=recipients / steps_s,
+            baseline="plain INSERT … SELECT of as many send rows",
+            baseline_value=recipients / steps_baseline_s,
+            samples=[steps_s],
+            baseline_samples=[steps_baseline_s],
+        ),
         Figure(
             bench_id="B5",
             workload=f"newsletter to {recipients:,} leads via local aiosmtpd",
@@ -142,5 +208,5 @@ def run(size: dict) -> list[Figure]:
             baseline_value=recipients / baseline_s,
             samples=[elapsed],
             baseline_samples=[baseline_s],
-        )
+        ),
     ]

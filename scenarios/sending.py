@@ -379,12 +379,19 @@ def sends_deliver(send_ids: list[int]) -> dict[str, int]:
     if not send_ids:
         return counts
     profile = sender_profile()
+    # Past half the lease, the rest of the batch is given back rather than
+    # sent late: a claim must never outlive its lease while its worker still
+    # holds it (a slow or hanging mail server), or another worker would take it.
+    give_back_at = time.monotonic() + LEASE.total_seconds() / 2
     backend = get_connection()
     try:
         backend.open()
         ready = _prepare_batch(send_ids, profile)
         counts["not_sent"] = len(send_ids) - len(ready)
-        for send, rendered in ready:
+        for index, (send, rendered) in enumerate(ready):
+            if time.monotonic() > give_back_at:
+                counts["not_sent"] += _give_back([s.pk for s, _r in ready[index:]])
+                break
             message = build_message(
                 rendered=rendered,
                 to=send.lead.email,
@@ -408,6 +415,13 @@ def sends_deliver(send_ids: list[int]) -> dict[str, int]:
     finally:
         backend.close()
     return counts
+
+
+def _give_back(send_ids: list[int]) -> int:
+    """Return claimed, not yet handed-over sends to the queue, due now."""
+    return Send.objects.filter(pk__in=send_ids, state=Send.State.CLAIMED).update(
+        state=Send.State.PENDING, handed_at=None, lease_until=None
+    )
 
 
 def _handover_failed(send: Send, exc: Exception) -> None:
