@@ -5,7 +5,7 @@ from __future__ import annotations
 from anymail.signals import AnymailTrackingEvent, tracking
 from django.dispatch import receiver
 
-from leads.signals import lead_suppressed, tags_changed
+from leads.signals import lead_merging, lead_suppressed, tags_changed
 from scenarios.models import Bounce
 
 #: Anymail's normalized event types → our bounce kinds. "deferred" is a
@@ -52,3 +52,39 @@ def on_lead_suppressed(sender, lead_id: int, channel: str, reason: str, **kwargs
 
     if channel == Suppression.Channel.EMAIL:
         enrollments_exit(lead_ids=[lead_id], reason=_("Unsubscribed or suppressed"))
+
+
+@receiver(lead_merging, dispatch_uid="scenarios.lead_merging")
+def on_lead_merging(sender, survivor_id: int, merged_id: int, moved: dict, **kwargs) -> None:
+    """Inside the merge transaction: the merged lead's mail history, bounces and
+    step mail become the survivor's. A source that mailed both keeps the
+    survivor's row (UNIQUE lead + source); a sequence both are in keeps the
+    survivor's enrollment. What is not moved goes with the merged lead."""
+    from django.db import connection
+
+    from scenarios.models import Bounce
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE scenarios_enrollment e SET lead_id = %(s)s
+             WHERE e.lead_id = %(m)s
+               AND NOT (e.state = 'active' AND EXISTS (
+                   SELECT 1 FROM scenarios_enrollment x
+                    WHERE x.lead_id = %(s)s AND x.sequence_id = e.sequence_id
+                      AND x.state = 'active'))
+            """,
+            {"s": survivor_id, "m": merged_id},
+        )
+        moved["enrollments"] = cursor.rowcount
+        cursor.execute(
+            """
+            UPDATE scenarios_send d SET lead_id = %(s)s
+             WHERE d.lead_id = %(m)s
+               AND NOT EXISTS (SELECT 1 FROM scenarios_send x
+                                WHERE x.lead_id = %(s)s AND x.source_key = d.source_key)
+            """,
+            {"s": survivor_id, "m": merged_id},
+        )
+        moved["mail_sends"] = cursor.rowcount
+    moved["mail_bounces"] = Bounce.objects.filter(lead_id=merged_id).update(lead_id=survivor_id)
