@@ -20,6 +20,7 @@ BENCHMARKS = [
     "bench.b2_writer",
     "bench.b3_rescore",
     "bench.b4_hot_search",
+    "bench.b5_newsletter",
     "bench.b7_pages",
     "bench.b7_workbench",
 ]

@@ -46,4 +46,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 300.0,
         "options": {"expires": 290},
     },
+    # Due newsletters become send rows; due sends are claimed and delivered.
+    "scenarios-dispatch": {
+        "task": "scenarios.tasks.dispatch",
+        "schedule": 10.0,
+        "options": {"expires": 10},
+    },
 }

@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class ScenariosConfig(AppConfig):
     name = "scenarios"
     verbose_name = _("Scenarios")
+
+    def ready(self) -> None:
+        from scenarios import receivers, search_blocks, timeline  # noqa: F401 - registers
+
+        timeline.register()

@@ -1,3 +1,19 @@
-"""API routes of this app, mounted under /api/v1/."""
+"""API routes of scenarios, mounted under /api/v1/."""
 
-urlpatterns: list = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from scenarios import apis
+
+router = SimpleRouter()
+router.register("send-windows", apis.SendWindowViewSet, basename="send-window")
+router.register("email-templates", apis.EmailTemplateViewSet, basename="email-template")
+router.register("newsletters", apis.NewsletterViewSet, basename="newsletter")
+router.register("sends", apis.SendViewSet, basename="send")
+router.register("step-sequences", apis.StepSequenceViewSet, basename="step-sequence")
+router.register("enrollments", apis.EnrollmentViewSet, basename="enrollment")
+
+urlpatterns = [
+    path("sender-profile/", apis.SenderProfileView.as_view(), name="sender-profile"),
+    *router.urls,
+]

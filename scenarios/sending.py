@@ -1,0 +1,456 @@
+"""The one path every marketing mail takes: claim, check, render, hand over, mark.
+
+A ``Send`` row exists before anything is sent (UNIQUE lead + source). The
+dispatcher claims due rows in batches (``pending`` → ``claimed`` with a
+lease, ``FOR UPDATE SKIP LOCKED`` so workers never share a row), then for
+each row, in its own short transaction holding the lead's row lock:
+
+- suppression, unsubscription and consent are checked: a blocked send is
+  ``skipped`` with its reason;
+- the send window and the weekly cap are checked: a send that may not go
+  now goes back to ``pending`` with ``due_at`` at the next allowed time and
+  the reason shown (deferred, never dropped);
+- otherwise it is rendered and stamped ``handed_at`` (it now counts toward
+  the cap) and committed.
+
+Then, outside any transaction, the message goes to the mail backend, and the
+row becomes ``sent`` with a conditional UPDATE. A worker killed before the
+hand-over leaves a ``claimed`` row whose lease runs out; ``sends_reclaim_stale``
+gives it back to ``pending`` and it is sent once. The Message-ID is fixed per
+row, so in the only remaining window (the backend accepted the message and
+the worker died before the UPDATE) a retry carries the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection as db_connection
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads.models import Consent, Lead, Suppression
+from scenarios import links
+from scenarios.models import Send, SenderProfile
+from scenarios.rendering import Footer, RenderedMail, lead_context, render_mail
+
+log = logging.getLogger(__name__)
+
+#: Sends claimed per batch; each holds one rendered mail in memory at a time.
+BATCH_SIZE = 200
+#: A claim older than this belongs to a dead worker and is given back.
+LEASE = datetime.timedelta(minutes=10)
+#: Hand-overs tried before a send is marked failed.
+MAX_ATTEMPTS = 5
+RETRY_DELAY = datetime.timedelta(minutes=5)
+CAP_WINDOW = datetime.timedelta(days=7)
+#: A dispatcher run claims no new batch after this (the task limit is 300 s).
+DISPATCH_BUDGET = datetime.timedelta(seconds=120)
+#: Kinds of mail the weekly cap applies to (alerts and transactional are exempt).
+CAPPED_KINDS = (Send.Kind.NEWSLETTER, Send.Kind.STEP)
+
+
+def sender_profile() -> SenderProfile:
+    profile = SenderProfile.objects.first()
+    if profile is None:
+        raise ValidationError(
+            _("Set the sender profile (sender name, address, contact) before sending mail.")
+        )
+    return profile
+
+
+def message_domain(profile: SenderProfile) -> str:
+    return profile.from_email.rsplit("@", 1)[-1]
+
+
+@dataclass
+class Verdict:
+    """What to do with a claimed send now: send, skip (for good) or defer."""
+
+    action: str  # "send" | "skip" | "defer"
+    reason: str = ""
+    until: datetime.datetime | None = None
+
+
+@dataclass
+class LeadFacts:
+    """What the checks need to know about the leads of one batch, read in a
+    few set-based queries: active suppressions (oldest first), consent, and
+    the hand-over times of capped mail in the last 7 days (newest first)."""
+
+    suppressions: dict[int, list[Suppression]] = field(default_factory=dict)
+    consented: set[int] = field(default_factory=set)
+    handed: dict[int, list[datetime.datetime]] = field(default_factory=dict)
+
+
+def lead_facts(
+    lead_ids: list[int], *, now: datetime.datetime, exclude_send_ids: list[int] = ()
+) -> LeadFacts:
+    facts = LeadFacts()
+    for row in Suppression.objects.filter(lead_id__in=lead_ids, lifted_at__isnull=True).order_by(
+        "created_at"
+    ):
+        facts.suppressions.setdefault(row.lead_id, []).append(row)
+    facts.consented = set(
+        Consent.objects.filter(lead_id__in=lead_ids, channel="email")
+        .values_list("lead_id", flat=True)
+        .distinct()
+    )
+    handed = (
+        Send.objects.filter(
+            lead_id__in=lead_ids,
+            kind__in=CAPPED_KINDS,
+            state__in=[Send.State.CLAIMED, Send.State.SENT],
+            handed_at__gt=now - CAP_WINDOW,
+        )
+        .exclude(pk__in=list(exclude_send_ids))
+        .order_by("lead_id", "-handed_at")
+        .values_list("lead_id", "handed_at")
+    )
+    for lead_id, moment in handed:
+        facts.handed.setdefault(lead_id, []).append(moment)
+    return facts
+
+
+def cap_deferral(
+    *, handed: list[datetime.datetime], cap: int, now: datetime.datetime
+) -> datetime.datetime | None:
+    """When the lead may get its next capped mail, or None if it may now.
+
+    ``handed`` are the lead's capped hand-overs of the last 7 days, newest
+    first. With ``cap`` of them the next is allowed 7 days after the oldest
+    of the last ``cap`` (it then leaves the rolling window).
+    """
+    recent = [moment for moment in handed if moment > now - CAP_WINDOW]
+    if len(recent) < cap:
+        return None
+    return recent[cap - 1] + CAP_WINDOW
+
+
+def send_verdict(
+    send: Send, profile: SenderProfile, now: datetime.datetime, facts: LeadFacts
+) -> Verdict:
+    lead = send.lead
+    channels = {Suppression.Channel.EMAIL}
+    if send.kind == Send.Kind.NEWSLETTER:
+        channels.add(Suppression.Channel.NEWSLETTER)
+    for row in facts.suppressions.get(lead.pk, []):
+        if row.channel in channels:
+            return Verdict(
+                "skip",
+                _("Suppressed: %(reason)s (%(channel)s)")
+                % {"reason": row.get_reason_display(), "channel": row.get_channel_display()},
+            )
+    if not lead.email:
+        return Verdict("skip", _("The lead has no email address."))
+    if (
+        send.kind != Send.Kind.TRANSACTIONAL
+        and profile.require_consent
+        and lead.pk not in facts.consented
+    ):
+        return Verdict("skip", _("No consent to marketing mail is recorded."))
+    if send.send_window_id:
+        opens = send.send_window.next_open(now)
+        if opens > now:
+            return Verdict(
+                "defer",
+                _("Outside the send window “%(window)s”") % {"window": send.send_window.name},
+                opens,
+            )
+    if send.kind in CAPPED_KINDS:
+        allowed = cap_deferral(
+            handed=facts.handed.get(lead.pk, []), cap=profile.weekly_cap, now=now
+        )
+        if allowed is not None:
+            return Verdict(
+                "defer",
+                _("Weekly cap of %(cap)d mails reached") % {"cap": profile.weekly_cap},
+                allowed,
+            )
+    return Verdict("send")
+
+
+def render_for_send(
+    send: Send, profile: SenderProfile, custom_keys: list[str] | None = None
+) -> RenderedMail:
+    template = send.template
+    footer = Footer(
+        from_name=profile.from_name,
+        postal_address=profile.postal_address,
+        contact=profile.contact,
+        unsubscribe_url=links.unsubscribe_url(send.lead_id),
+    )
+    return render_mail(
+        subject=template.subject,
+        preheader=template.preheader,
+        html_body=template.html_body,
+        context=lead_context(send.lead, custom_keys),
+        footer=footer,
+        tracked_url=lambda index: links.click_url(send.pk, index),
+        open_pixel_url=links.open_url(send.pk),
+    )
+
+
+def build_message(
+    *,
+    rendered: RenderedMail,
+    to: str,
+    profile: SenderProfile,
+    unsubscribe_url: str | None,
+    message_id: str | None = None,
+    connection=None,
+) -> EmailMultiAlternatives:
+    headers = {}
+    if unsubscribe_url:
+        # RFC 8058 one-click: mailbox providers POST "List-Unsubscribe=One-Click" here.
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if message_id:
+        headers["Message-ID"] = message_id
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=f"{profile.from_name} <{profile.from_email}>",
+        to=[to],
+        reply_to=[profile.reply_to] if profile.reply_to else None,
+        headers=headers,
+        connection=connection,
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    return message
+
+
+def sends_reclaim_stale(now: datetime.datetime | None = None) -> int:
+    """Give claims whose lease ran out (their worker died) back to the queue;
+    after ``MAX_ATTEMPTS`` a send is failed instead. Returns rows touched."""
+    now = now or timezone.now()
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE scenarios_send
+               SET state = CASE WHEN attempts >= %s THEN 'failed' ELSE 'pending' END,
+                   lease_until = NULL, handed_at = NULL, reason = %s
+             WHERE state = 'claimed' AND lease_until < %s
+            """,
+            [MAX_ATTEMPTS, _("Retried: the worker sending it stopped"), now],
+        )
+        return cursor.rowcount
+
+
+def sends_claim_due(*, limit: int = BATCH_SIZE, now: datetime.datetime | None = None) -> list[int]:
+    """Claim up to ``limit`` due sends for this worker (committed before return)."""
+    now = now or timezone.now()
+    with transaction.atomic(), db_connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE scenarios_send
+               SET state = 'claimed', lease_until = %s, attempts = attempts + 1
+             WHERE id IN (
+                   SELECT id FROM scenarios_send
+                    WHERE state = 'pending' AND due_at <= %s
+                    ORDER BY due_at, id
+                    LIMIT %s
+                    FOR UPDATE SKIP LOCKED)
+               AND state = 'pending'
+            RETURNING id
+            """,
+            [now + LEASE, now, limit],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+#: Columns the check stage writes, in one UPDATE per batch.
+_CHECKED_FIELDS = [
+    "state", "reason", "due_at", "lease_until", "attempts", "handed_at", "to_email",
+    "subject", "links", "message_id", "error",
+]  # fmt: skip
+
+
+def _prepare_batch(send_ids: list[int], profile: SenderProfile) -> list[tuple[Send, RenderedMail]]:
+    """Check and render a batch of claimed sends in one short transaction.
+
+    The batch's leads are locked (in id order, so two workers cannot
+    deadlock) while their caps are read and the sends that pass are stamped
+    ``handed_at``: two workers can never both pass one lead's cap. Skipped
+    and deferred rows are written in the same UPDATE. Returns the sends to
+    hand over now, with their mail.
+    """
+    from leads.custom_fields import active_fields
+
+    now = timezone.now()
+    custom_keys = list(active_fields())
+    domain = message_domain(profile)
+    ready: list[tuple[Send, RenderedMail]] = []
+    with transaction.atomic():
+        sends = list(
+            Send.objects.select_related("lead", "lead__company", "template", "send_window")
+            .filter(pk__in=send_ids, state=Send.State.CLAIMED)
+            .order_by("pk")
+        )
+        if not sends:
+            return ready
+        lead_ids = sorted({send.lead_id for send in sends})
+        list(Lead.objects.select_for_update().filter(pk__in=lead_ids).order_by("pk").values("pk"))
+        facts = lead_facts(lead_ids, now=now, exclude_send_ids=[send.pk for send in sends])
+        for send in sends:
+            verdict = send_verdict(send, profile, now, facts)
+            if verdict.action == "skip":
+                send.state, send.reason, send.lease_until = Send.State.SKIPPED, verdict.reason, None
+                continue
+            if verdict.action == "defer":
+                send.state, send.reason, send.due_at = (
+                    Send.State.PENDING,
+                    verdict.reason,
+                    verdict.until,
+                )
+                send.lease_until, send.attempts = None, 0
+                continue
+            try:
+                rendered = render_for_send(send, profile, custom_keys=custom_keys)
+            except ValidationError as exc:
+                send.state, send.error = Send.State.FAILED, "; ".join(exc.messages)
+                send.lease_until = None
+                continue
+            send.handed_at = now
+            send.to_email = send.lead.email
+            send.subject = rendered.subject[:300]
+            send.links = rendered.links
+            send.message_id = send.message_id or f"<{send.token}@{domain}>"
+            send.reason = ""
+            if send.kind in CAPPED_KINDS:
+                facts.handed.setdefault(send.lead_id, []).insert(0, now)
+            ready.append((send, rendered))
+        _write_checked(sends)
+    return ready
+
+
+def _write_checked(sends: list[Send]) -> None:
+    """One UPDATE for the whole batch (Django's bulk_update builds a CASE per
+    row and column, which costs more than the mails' rendering)."""
+    columns = {name: [getattr(send, name) for send in sends] for name in _CHECKED_FIELDS}
+    columns["links"] = [json.dumps(links, ensure_ascii=False) for links in columns["links"]]
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE scenarios_send s
+               SET state = v.state, reason = v.reason, due_at = v.due_at,
+                   lease_until = v.lease_until, attempts = v.attempts, handed_at = v.handed_at,
+                   to_email = v.to_email, subject = v.subject, links = v.links::jsonb,
+                   message_id = v.message_id, error = v.error
+              FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[],
+                          %s::timestamptz[], %s::int[], %s::timestamptz[], %s::text[],
+                          %s::text[], %s::text[], %s::text[], %s::text[])
+                   AS v(id, state, reason, due_at, lease_until, attempts, handed_at, to_email,
+                        subject, links, message_id, error)
+             WHERE s.id = v.id
+            """,
+            [[send.pk for send in sends], *(columns[name] for name in _CHECKED_FIELDS)],
+        )
+
+
+def _mark_sent(send_id: int) -> None:
+    """The row is ``sent`` the moment the backend accepted the mail, in its
+    own commit: a worker dying after this line never resends it.
+
+    The commit does not wait for the WAL flush (``synchronous_commit = off``):
+    a killed worker loses nothing (the commit is in PostgreSQL already); only a
+    crash of the PostgreSQL server itself within a fraction of a second could
+    lose the mark, and then that mail would be sent once more after the lease.
+    It saves one disk flush per mail, the largest cost of a newsletter."""
+    with transaction.atomic(), db_connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(
+            "UPDATE scenarios_send SET state = 'sent', sent_at = %s, lease_until = NULL "
+            "WHERE id = %s AND state = 'claimed'",
+            [timezone.now(), send_id],
+        )
+
+
+def sends_deliver(send_ids: list[int]) -> dict[str, int]:
+    """Deliver claimed sends over one backend connection. Returns counts."""
+    counts = {"sent": 0, "not_sent": 0, "failed": 0}
+    if not send_ids:
+        return counts
+    profile = sender_profile()
+    # Past half the lease, the rest of the batch is given back rather than
+    # sent late: a claim must never outlive its lease while its worker still
+    # holds it (a slow or hanging mail server), or another worker would take it.
+    give_back_at = time.monotonic() + LEASE.total_seconds() / 2
+    backend = get_connection()
+    try:
+        backend.open()
+        ready = _prepare_batch(send_ids, profile)
+        counts["not_sent"] = len(send_ids) - len(ready)
+        for index, (send, rendered) in enumerate(ready):
+            if time.monotonic() > give_back_at:
+                counts["not_sent"] += _give_back([s.pk for s, _r in ready[index:]])
+                break
+            message = build_message(
+                rendered=rendered,
+                to=send.lead.email,
+                profile=profile,
+                unsubscribe_url=links.unsubscribe_url(send.lead_id),
+                message_id=send.message_id,
+                connection=backend,
+            )
+            try:
+                message.send()
+            except Exception as exc:  # the backend said no: retry later, then fail
+                log.warning("send %s not handed over: %s", send.pk, exc)
+                _handover_failed(send, exc)
+                counts["failed"] += 1
+                # A broken connection is not reused for the next message.
+                backend.close()
+                backend = get_connection()
+                continue
+            _mark_sent(send.pk)
+            counts["sent"] += 1
+    finally:
+        backend.close()
+    return counts
+
+
+def _give_back(send_ids: list[int]) -> int:
+    """Return claimed, not yet handed-over sends to the queue, due now."""
+    return Send.objects.filter(pk__in=send_ids, state=Send.State.CLAIMED).update(
+        state=Send.State.PENDING, handed_at=None, lease_until=None
+    )
+
+
+def _handover_failed(send: Send, exc: Exception) -> None:
+    give_up = send.attempts >= MAX_ATTEMPTS
+    Send.objects.filter(pk=send.pk, state=Send.State.CLAIMED).update(
+        state=Send.State.FAILED if give_up else Send.State.PENDING,
+        due_at=timezone.now() + RETRY_DELAY,
+        handed_at=None,
+        lease_until=None,
+        error=str(exc)[:1000],
+        reason=_("The mail server refused it; retrying") if not give_up else "",
+    )
+
+
+def sends_dispatch(
+    *, max_batches: int = 50, time_budget: datetime.timedelta = DISPATCH_BUDGET
+) -> dict[str, int]:
+    """One dispatcher run: reclaim dead claims, then claim and deliver due sends
+    until none are due or the time budget is spent (no new batch is claimed
+    after it, so a run ends well inside the task's time limit)."""
+    sender_profile()  # no profile, no claims: nothing is left claimed for nothing
+    deadline = time.monotonic() + time_budget.total_seconds()
+    totals = {"sent": 0, "not_sent": 0, "failed": 0, "reclaimed": sends_reclaim_stale()}
+    for _batch in range(max_batches):
+        if time.monotonic() > deadline:
+            break
+        ids = sends_claim_due()
+        if not ids:
+            break
+        for key, value in sends_deliver(ids).items():
+            totals[key] += value
+    return totals
