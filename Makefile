@@ -25,19 +25,21 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# Tests drive pages in Debian's Chromium; install it when it is missing.
+# Tests drive pages in Debian's Chromium, and the bench loads /t/collect with
+# wrk; install what is missing (Debian packages).
 browser:
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
-	  echo "Installing chromium and chromium-driver (Debian packages) for browser tests"; \
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+	    || ! command -v wrk >/dev/null; then \
+	  echo "Installing chromium, chromium-driver and wrk (Debian packages) for tests and bench"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver wrk >/dev/null; \
 	fi
 
 test: $(STAMP) browser lint
 	KIZUKI_MODE=test $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) browser
 	KIZUKI_MODE=test $(PY) -m bench --size $(SIZE)
 
 # Re-pin every package from pyproject.toml's ranges into requirements.lock.
