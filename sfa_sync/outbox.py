@@ -133,9 +133,9 @@ def stale_release(now: datetime.datetime | None = None) -> int:
     now = now or timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE sfa_sync_outboxitem SET state = 'pending', next_attempt_at = %s, "
-            "last_error = %s WHERE state = 'sending' AND claimed_at <= %s",
-            [now, _("The worker stopped while sending; sending again."), now - CLAIM_LEASE],
+            "UPDATE sfa_sync_outboxitem SET state = 'pending', last_error = %s "
+            "WHERE state = 'sending' AND claimed_at <= %s",
+            [_("The worker stopped while sending; sending again."), now - CLAIM_LEASE],
         )
         return cursor.rowcount
 
