@@ -21,6 +21,7 @@ BENCHMARKS = [
     "bench.b3_rescore",
     "bench.b4_hot_search",
     "bench.b7_pages",
+    "bench.b8_sfa",
 ]
 
 

@@ -276,10 +276,17 @@ class OutboxItem(models.Model):
             ),
         ]
         indexes = [
+            # The claim walks this in order and stops after a batch.
             models.Index(
-                fields=["connector", "next_attempt_at"],
+                fields=["connector", "next_attempt_at", "id"],
                 name="sfa_outbox_due",
                 condition=Q(state="pending"),
+            ),
+            # "Is a row of this lead in flight?", asked for each candidate of a claim.
+            models.Index(
+                fields=["lead", "connector"],
+                name="sfa_outbox_in_flight",
+                condition=Q(state="sending"),
             ),
             models.Index(
                 fields=["claimed_at"], name="sfa_outbox_sending", condition=Q(state="sending")

@@ -27,13 +27,19 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from conftest import free_port
-
 RECORDS_PATH = re.compile(r"^/k/(?:guest/(\d+)/)?v1/records\.json$")
 QUERY = re.compile(
     r'^\s*(?:(?P<field>\S+)\s*>=\s*"(?P<since>[^"]+)"\s*)?'
     r"(?:order by (?P<order>.+?))?\s*(?:limit (?P<limit>\d+))?\s*(?:offset (?P<offset>\d+))?\s*$"
 )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def kintone_now() -> str:
