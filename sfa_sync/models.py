@@ -125,7 +125,7 @@ class Connector(models.Model):
         _("field mapping"),
         default=default_field_map,
         blank=True,
-        help_text=_('Kizuki field → kintone field code, e.g. {"score": "score"}.'),
+        help_text=_("Kizuki field → kintone field code (a JSON object), e.g. score → score."),
     )
     updated_time_field = models.CharField(
         _("updated-time field code"), max_length=100, blank=True, default="更新日時"
@@ -137,7 +137,9 @@ class Connector(models.Model):
         _("deal status values"),
         default=default_status_map,
         blank=True,
-        help_text=_('kintone value → won, lost or open, e.g. {"受注": "won", "失注": "lost"}.'),
+        help_text=_(
+            "kintone value → won, lost or open (a JSON object), e.g. 受注 → won, 失注 → lost."
+        ),
     )
     daily_request_budget = models.PositiveIntegerField(
         _("daily request budget"),

@@ -99,7 +99,7 @@ def check_connector(
             isinstance(k, str) and isinstance(v, str) and v for k, v in field_map.items()
         ):
             errors["field_map"] = [
-                _('Give an object of Kizuki field → kintone field code, e.g. {"score": "score"}.')
+                _("Give a JSON object of Kizuki field → kintone field code, e.g. score → score.")
             ]
         else:
             unknown = sorted(set(field_map) - set(MAPPABLE_FIELDS))
@@ -127,7 +127,7 @@ def check_connector(
             isinstance(v, str) and v in DealStatus.values for v in status_map.values()
         ):
             errors["status_map"] = [
-                _('Give an object of kintone value → won, lost or open, e.g. {"失注": "lost"}.')
+                _("Give a JSON object of kintone value → won, lost or open, e.g. 失注 → lost.")
             ]
         elif deal_status_field and not status_map:
             errors["status_map"] = [
