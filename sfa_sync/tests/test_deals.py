@@ -3,6 +3,7 @@ a customer, lost tags 失注 and returns the lead to nurturing."""
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import translation
 
 from conftest import api_client_for
 from leads.models import Lead, LeadTag
@@ -68,7 +69,9 @@ def test_deals_are_closed_won_or_lost_over_the_api_and_the_lead_follows(deals, r
     assert Lead.objects.get(pk=won_lead.pk).stage == "customer"
     assert not LeadTag.objects.filter(lead=won_lead).exists()
     assert InboundUpdate.objects.get(lead=lost_lead).reason == "競合に決定"
-    assert "Deal Lost in Kizuki 商談" in [e.title for e in lead_timeline(lost_lead.pk).entries]
+    with translation.override("ja"):
+        titles = [e.title for e in lead_timeline(lost_lead.pk).entries]
+    assert "Kizuki 商談 の商談: 失注" in titles
     # and a deal of someone else's lead is not theirs to see
     other = make_leads(1, prefix="other")[0]
     other_deal = Deal.objects.create(lead=other, stage="proposal")
