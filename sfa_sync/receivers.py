@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 
+from django.db import connection, transaction
 from django.dispatch import receiver
 
-from leads.signals import activity_recorded, owner_changed, tags_changed
+from leads.signals import activity_recorded, lead_merging, owner_changed, tags_changed
 from scoring.signals import rank_changed
 from sfa_sync.models import Connector
 from sfa_sync.services import HandoffReason, handoffs_request, updates_request
@@ -54,3 +55,45 @@ def on_tags(sender, lead_ids: list, **kwargs) -> None:
 @receiver(owner_changed, dispatch_uid="sfa-owner-changed")
 def on_owner(sender, lead_ids: list, **kwargs) -> None:
     updates_request(lead_ids=lead_ids, reason="owner")
+
+
+@receiver(lead_merging, dispatch_uid="sfa-lead-merging")
+def on_merge(sender, survivor_id: int, merged_id: int, moved: dict, **kwargs) -> None:
+    """Inside the merge transaction: the merged lead's handoffs become the
+    survivor's where it has none for that connector (its record in the SFA is
+    keyed by the survivor from now on); history moves; waiting rows of the
+    merged lead are dropped and the survivor gets an update instead."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE sfa_sync_synclink m SET lead_id = %s WHERE m.lead_id = %s AND NOT EXISTS "
+            "(SELECT 1 FROM sfa_sync_synclink s WHERE s.lead_id = %s "
+            "AND s.connector_id = m.connector_id)",
+            [survivor_id, merged_id, survivor_id],
+        )
+        moved["sfa_links"] = cursor.rowcount
+        cursor.execute(
+            "DELETE FROM sfa_sync_outboxitem "
+            "WHERE lead_id = %s AND state IN ('pending', 'sending')",
+            [merged_id],
+        )
+        cursor.execute(
+            "UPDATE sfa_sync_outboxitem o SET lead_id = %s WHERE o.lead_id = %s AND NOT EXISTS "
+            "(SELECT 1 FROM sfa_sync_outboxitem s WHERE s.lead_id = %s "
+            "AND s.connector_id = o.connector_id AND o.kind = 'handoff' AND s.kind = 'handoff')",
+            [survivor_id, merged_id, survivor_id],
+        )
+        cursor.execute(
+            "UPDATE sfa_sync_inboundupdate SET lead_id = %s WHERE lead_id = %s",
+            [survivor_id, merged_id],
+        )
+        cursor.execute(
+            """
+            UPDATE sfa_sync_deal SET lead_id = %s
+            WHERE lead_id = %s AND NOT (
+                stage IN ('qualification', 'proposal', 'negotiation')
+                AND EXISTS (SELECT 1 FROM sfa_sync_deal d WHERE d.lead_id = %s
+                            AND d.stage IN ('qualification', 'proposal', 'negotiation')))
+            """,
+            [survivor_id, merged_id, survivor_id],
+        )
+    transaction.on_commit(lambda: updates_request(lead_ids=[survivor_id], reason="merge"))

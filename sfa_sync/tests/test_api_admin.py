@@ -170,3 +170,21 @@ def test_becoming_hot_hands_over_only_where_the_admin_turned_it_on(kintone_serve
     rank_changed.send(sender=Lead, changes=[(hot.pk, "WARM", "HOT"), (warm.pk, "COLD", "WARM")])
     assert list(SyncLink.objects.values_list("lead_id", "connector_id")) == [(hot.pk, on.pk)]
     assert not SyncLink.objects.filter(connector=off).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_merging_leads_keeps_the_handoff_and_its_history(kintone):
+    from leads.services import lead_merge
+
+    connector = kintone_connector(kintone)
+    survivor, merged = make_leads(2)
+    handoff_request(lead_id=merged.pk, reason="manual")
+    outbox_dispatch()
+    # when the handed-over lead is merged into another
+    lead_merge(survivor=survivor, merged=merged)
+    # then the survivor is the one handed over, with the history, and gets an update
+    assert list(SyncLink.objects.values_list("lead_id", "connector_id")) == [
+        (survivor.pk, connector.pk)
+    ]
+    assert OutboxItem.objects.filter(lead=survivor, kind="handoff", state="sent").exists()
+    assert OutboxItem.objects.filter(lead=survivor, kind="update", state="pending").exists()
