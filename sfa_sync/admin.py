@@ -130,6 +130,18 @@ class ConnectorAdmin(admin.ModelAdmin):
         (gettext_lazy("Webhook"), {"fields": ["webhook_url", "webhook_secret"]}),
     ]
 
+    def get_fieldsets(self, request, obj=None):
+        """Those who may only view a connector see neither the token (not even
+        read-only) nor the signing secret."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        hidden = {"api_token", "webhook_secret"}
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for name, options in fieldsets
+        ]
+
     @admin.display(description=gettext_lazy("stored API token"))
     def token_hint(self, obj: Connector) -> str:
         return obj.api_token_hint or "—"

@@ -98,6 +98,14 @@ def test_the_token_is_not_in_the_admin_page_nor_in_the_logs(client, kintone, cap
     client.force_login(admin)
     page = client.get(f"/admin/sfa_sync/connector/{connector.pk}/change/").content.decode()
     assert TOKEN not in page and "••••3456" in page
+    # nor in the read-only page a marketer sees
+    marketer = get_user_model().objects.create_user("mk", is_staff=True)
+    marketer.groups.add(Group.objects.get(name="Marketer"))
+    client.force_login(marketer)
+    page = client.get(f"/admin/sfa_sync/connector/{connector.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert TOKEN not in html and connector.webhook_secret not in html and "••••3456" in html
     kintone.mode = "outage"
     handoff_request(lead_id=make_leads(1)[0].pk, reason="manual")
     with caplog.at_level(logging.DEBUG):
