@@ -176,3 +176,26 @@ class _Messages:
 
     def add(self, level, message, extra_tags="") -> None:
         self.texts.append(str(message))
+
+
+@pytest.mark.django_db
+def test_the_daily_request_budget_stops_sending_until_the_next_day(kintone, connector):
+    # given a budget of two requests a day and 250 leads to hand over
+    Connector.objects.filter(pk=connector.pk).update(daily_request_budget=2)
+    leads = make_leads(250)
+    with time_machine.travel(START, tick=False) as clock:
+        handoffs_request(lead_ids=[lead.pk for lead in leads], reason="manual")
+        # when the dispatcher runs all day
+        for _hour in range(12):
+            outbox_dispatch()
+            clock.shift(datetime.timedelta(hours=1))
+        # then two requests went out and the rest waits, nothing failed
+        assert kintone.puts == [100, 100]
+        assert OutboxItem.objects.filter(state="pending").count() == 50
+        assert not OutboxItem.objects.filter(state="failed").exists()
+        # when the next (local) day begins
+        clock.move_to(START + datetime.timedelta(days=1))
+        outbox_dispatch()
+    # then the rest is sent
+    assert kintone.puts == [100, 100, 50]
+    assert len(kintone.records) == 250
