@@ -23,6 +23,7 @@ BENCHMARKS = [
     "bench.b5_newsletter",
     "bench.b7_pages",
     "bench.b7_workbench",
+    "bench.b8_sfa",
 ]
 
 

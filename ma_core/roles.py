@@ -77,9 +77,21 @@ ROLE_EXTRA: dict[str, list[str]] = {
         "scoring.work_own_hotlist_members",
     ],
 }
+# sfa_sync: every role may hand a lead to the SFA; a sales rep also opens deals.
+for _role in (MARKETER, INSIDE_SALES, SALES_REP, ADMIN):
+    ROLE_EXTRA.setdefault(_role, []).append("sfa_sync.handoff_lead")
+ROLE_EXTRA[SALES_REP].append("sfa_sync.add_deal")
+
+# Single permissions a role's rules would match but it must not have:
+# SFA connectors (credentials) are configured by the Admin role only.
+ROLE_EXCLUDE: dict[str, list[str]] = {
+    SALES_REP: ["sfa_sync.change_connector", "sfa_sync.change_outboxitem"],
+}
 
 
 def permission_matches(app_label: str, codename: str, role: str) -> bool:
+    if f"{app_label}.{codename}" in ROLE_EXCLUDE.get(role, []):
+        return False
     action = codename.split("_", 1)[0]
     for rule_app, actions in ROLE_RULES[role]:
         if rule_app == app_label and (action in actions or "*" in actions):

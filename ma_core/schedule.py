@@ -52,4 +52,22 @@ BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 10.0,
         "options": {"expires": 10},
     },
+    # SFA: send due outbox rows (handoffs, updates, retries after their backoff).
+    "sfa-sync-dispatch-outbox": {
+        "task": "sfa_sync.tasks.dispatch_outbox",
+        "schedule": 5.0,
+        "options": {"expires": 5},
+    },
+    # SFA: handed-over leads whose score changed since the last push.
+    "sfa-sync-scores": {
+        "task": "sfa_sync.tasks.sync_scores",
+        "schedule": 60.0,
+        "options": {"expires": 50},
+    },
+    # SFA: deal statuses changed in kintone (won / lost).
+    "sfa-sync-poll-inbound": {
+        "task": "sfa_sync.tasks.poll_inbound",
+        "schedule": 60.0,
+        "options": {"expires": 50},
+    },
 }
