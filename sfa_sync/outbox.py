@@ -216,6 +216,12 @@ def _mark_sent(
                 [json.dumps(payloads.get(row[1], {}), ensure_ascii=False) for row in rows],
             ],
         )
+        handed = [row[1] for row in rows if row[2] == "handoff"]
+        if handed:
+            # The workbench showed these as "waiting for the SFA" (商談化).
+            from scoring.hotlists.services import handoffs_done_for_leads
+
+            handoffs_done_for_leads(lead_ids=handed)
         if pushed:
             lead_ids = list(pushed)
             cursor.execute(

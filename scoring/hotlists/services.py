@@ -353,9 +353,10 @@ def member_log_activity(*, member: HotListMember, by, data: dict) -> LoggedActiv
     return LoggedActivity(activity.pk, member.handoff, stage or "", tagged)
 
 
-def handoffs_mark_done(*, member_ids: list[int]) -> int:
-    """The SFA took these leads: pending → done. Idempotent; returns rows changed."""
-    return HotListMember.objects.filter(pk__in=member_ids, handoff=Handoff.PENDING).update(
+def handoffs_done_for_leads(*, lead_ids: list[int]) -> int:
+    """The SFA has these leads now (``sfa_sync`` calls this after a push):
+    their pending workbench handoffs are done. Idempotent."""
+    return HotListMember.objects.filter(lead_id__in=lead_ids, handoff=Handoff.PENDING).update(
         handoff=Handoff.DONE
     )
 

@@ -126,3 +126,36 @@ def test_handing_over_again_does_not_create_a_second_handoff(kintone, connector)
     assert SyncLink.objects.count() == 1
     assert len(kintone.records) == 1
     assert Tag.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_workbench_opportunity_is_handed_over_and_the_member_stops_waiting(
+    kintone, connector, rep, activity_choices
+):
+    import datetime
+
+    from leads.models import Segment
+    from leads.segments import install_presets
+    from scoring.hotlists.models import HotList, HotListMember, HotListRun
+    from scoring.hotlists.services import member_log_activity
+
+    # given a lead on this week's HOT list
+    lead = make_leads(1, owner=rep)[0]
+    install_presets()
+    hot_list = HotList.objects.create(
+        name="HOT", segment=Segment.objects.get(preset_key="hot_leads")
+    )
+    run = HotListRun.objects.create(hot_list=hot_list, week_start=datetime.date(2026, 11, 23))
+    member = HotListMember.objects.create(run=run, lead=lead, rank="HOT", score=120)
+    # when inside sales log 商談化 on the workbench
+    logged = member_log_activity(
+        member=member, by=rep,
+        data={"occurred_at": "2026-11-23", "type": "phone", "result": "opportunity",
+              "content": "予算あり"},
+    )  # fmt: skip
+    assert logged.handoff == "pending"
+    outbox_dispatch()
+    # then kintone has the lead once, and the member no longer waits for the SFA
+    assert list(kintone.records) == [str(lead.pk)]
+    member.refresh_from_db()
+    assert member.handoff == "done"

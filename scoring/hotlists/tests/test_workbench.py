@@ -12,7 +12,7 @@ from leads.models import Activity, Lead
 from leads.services import leads_set_owner
 from scoring.hotlists.models import HotListMember
 from scoring.hotlists.selectors import pending_handoffs
-from scoring.hotlists.services import handoffs_mark_done, hot_list_materialize
+from scoring.hotlists.services import handoffs_done_for_leads, hot_list_materialize
 from scoring.hotlists.tests.conftest import MONDAY_9, user_in
 
 
@@ -184,8 +184,8 @@ def test_an_opportunity_moves_the_stage_and_queues_the_sfa_handoff(client, run, 
     assert members(client, run)["counts"]["not_followed"] == 3
     # the SFA sync finds it pending, and marks it handed over once
     assert [m.pk for m in pending_handoffs()] == [target.pk]
-    assert handoffs_mark_done(member_ids=[target.pk]) == 1
-    assert handoffs_mark_done(member_ids=[target.pk]) == 0
+    assert handoffs_done_for_leads(lead_ids=[target.lead_id]) == 1
+    assert handoffs_done_for_leads(lead_ids=[target.lead_id]) == 0
     assert not pending_handoffs().exists()
 
 
