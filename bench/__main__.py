@@ -65,13 +65,18 @@ def main(argv: list[str]) -> int:
     for name in BENCHMARKS:
         if wanted and name not in wanted:
             continue
-        figures.extend(importlib.import_module(name).run({**SIZES[args.size], "name": args.size}))
+        done = importlib.import_module(name).run({**SIZES[args.size], "name": args.size})
+        figures.extend(done)
+        # Printed as each benchmark ends, and saved as it goes: a long run that
+        # fails late keeps what it measured.
+        for f in done:
+            print(
+                f"{f.bench_id} {f.figure}: {f.value:.4g} {f.unit} vs {f.baseline} "
+                f"{f.baseline_value:.4g} {f.unit} (ratio {f.ratio:.2f}) — {f.workload}",
+                flush=True,
+            )
+        write_results(args.size, figures, args.out / "partial", None)
     path = write_results(args.size, figures, args.out, None if args.no_docs else args.docs)
-    for f in figures:
-        print(
-            f"{f.bench_id} {f.figure}: {f.value:.4g} {f.unit} vs {f.baseline} "
-            f"{f.baseline_value:.4g} {f.unit} (ratio {f.ratio:.2f})"
-        )
     print(f"results: {path}")
     return 0
 

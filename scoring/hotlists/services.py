@@ -146,6 +146,9 @@ def hot_list_materialize(
                 "ON CONFLICT (run_id, lead_id) DO NOTHING",
                 [run.pk, now, *select_params, hot_list.pk, run.pk, now - REMOVAL_MEMORY],
             )
+            # Thousands of rows just arrived: without fresh statistics the
+            # planner takes them for one and joins them by nested loop (O(n²)).
+            cursor.execute(f"ANALYZE {MEMBER_TABLE}")  # noqa: S608
         _write_reasons(run=run, added_at=now)
         _order_members(run)
         counts = HotListMember.objects.filter(run=run).aggregate(
