@@ -148,7 +148,7 @@ def hot_list_materialize(
             )
             # Thousands of rows just arrived: without fresh statistics the
             # planner takes them for one and joins them by nested loop (O(n²)).
-            cursor.execute(f"ANALYZE {MEMBER_TABLE}")  # noqa: S608
+            cursor.execute(f"ANALYZE {MEMBER_TABLE}")
         _write_reasons(run=run, added_at=now)
         _order_members(run)
         counts = HotListMember.objects.filter(run=run).aggregate(
