@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from urllib.parse import urlencode
 
 from bench.dataset import generate
 from bench.harness import Figure
@@ -64,7 +65,9 @@ def run(size: dict) -> list[Figure]:
     pages = [
         ("lead list", "/admin/leads/lead/"),
         ("lead list, rank HOT", "/admin/leads/lead/?rank__exact=HOT"),
-        ("lead list, e-mail search", "/admin/leads/lead/?q=lead12"),
+        # What people type: the start of an address, part of a company name.
+        ("lead list, e-mail prefix search", "/admin/leads/lead/?" + urlencode({"q": "lead12345@"})),
+        ("lead list, company search", "/admin/leads/lead/?" + urlencode({"q": "サンプル123"})),
         ("lead page, busiest lead", f"/admin/leads/lead/{busiest}/change/"),
     ]
     figures = []
