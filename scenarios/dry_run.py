@@ -14,6 +14,7 @@ those tags.
 from __future__ import annotations
 
 import datetime
+import heapq
 from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
@@ -51,10 +52,10 @@ class LeadPlan:
             "lead": self.lead.pk,
             "email": self.lead.email,
             "name": f"{self.lead.last_name} {self.lead.first_name}".strip(),
-            "enters_at": self.enters_at.isoformat(),
+            "enters_at": timezone.localtime(self.enters_at).isoformat(),
             "items": [
-                {"at": i.at.isoformat(), "step": i.step, "kind": i.kind, "what": i.what,
-                 "note": i.note}
+                {"at": timezone.localtime(i.at).isoformat(), "step": i.step, "kind": i.kind,
+                 "what": i.what, "note": i.note}
                 for i in self.items
             ],
         }  # fmt: skip
@@ -186,7 +187,7 @@ def scenario_dry_run(
     plans = []
     for lead in leads:
         plan = LeadPlan(lead=lead, enters_at=moments.get(lead.pk, now))
-        handed = list(facts.handed.get(lead.pk, []))
+        sends: list[tuple[Planned, SendWindow | None]] = []
         added_tags: set[str] = set()
         removed_tags: set[str] = set()
         moment = plan.enters_at
@@ -207,12 +208,10 @@ def scenario_dry_run(
                 edge = step.next_key if yes else step.else_key
             elif step.kind == "send_email":
                 template = templates.get(step.config["template"])
-                at, note = _send_time(step, moment, windows, handed, cap)
-                if at <= end:
-                    subject = template.subject if template else "?"
-                    plan.items.append(Planned(at, step.key, "send_email", subject, note))
-                    handed.insert(0, at)
-                    handed.sort(reverse=True)
+                subject = _subject(template, lead) if template else "?"
+                item = Planned(moment, step.key, "send_email", subject)
+                sends.append((item, windows.get(step.config.get("send_window"))))
+                plan.items.append(item)
             elif step.kind == "end":
                 plan.items.append(Planned(moment, step.key, "end", _("End")))
                 break
@@ -225,9 +224,21 @@ def scenario_dry_run(
                     added_tags.discard(step.config["tag"])
                 plan.items.append(Planned(moment, step.key, step.kind, _describe(step)))
             step = by_key.get(edge) if edge else None
+        _place_sends(sends, list(facts.handed.get(lead.pk, [])), cap)
+        plan.items = sorted((i for i in plan.items if i.at <= end), key=lambda i: i.at)
         plans.append(plan)
     return {"count": count, "shown": len(plans), "horizon_days": horizon.days,
             "leads": [p.as_dict() for p in plans]}  # fmt: skip
+
+
+def _subject(template: EmailTemplate, lead: Lead) -> str:
+    """The subject as this lead would see it (sandboxed rendering)."""
+    from scenarios.rendering import _compiled, lead_context
+
+    try:
+        return " ".join(_compiled(template.subject, False).render(lead_context(lead)).split())
+    except Exception:  # a broken template shows as written; sending would report it
+        return template.subject
 
 
 def _assumption(step: ScenarioStep) -> str:
@@ -248,24 +259,33 @@ def _decide(step, lead_id: int, decided, added: set[str], removed: set[str]) -> 
     return lead_id in decided.get(step.key, set())
 
 
-def _send_time(step, moment, windows, handed, cap) -> tuple[datetime.datetime, str]:
-    """When the send would go: the window's next opening, then past the cap."""
-    at, notes = moment, []
-    window = windows.get(step.config.get("send_window"))
-    for _round in range(10):
+def _place_sends(sends, handed: list[datetime.datetime], cap: int | None) -> None:
+    """Give each planned send the time it would really go, as the send path
+    would: the send due earliest is looked at first; outside its window it
+    waits for the opening, over the weekly cap until a slot frees, and then
+    it takes its slot (a later send's cap counts it)."""
+    queue = [(item.at, index) for index, (item, _w) in enumerate(sends)]
+    heapq.heapify(queue)
+    notes: dict[int, list[str]] = {index: [] for index in range(len(sends))}
+    while queue:
+        at, index = heapq.heappop(queue)
+        item, window = sends[index]
         if window is not None:
             opens = window.next_open(at)
             if opens > at:
-                notes.append(_("send window “%(w)s”") % {"w": window.name})
-                at = opens
-        if cap is None:
-            break
-        allowed = cap_deferral(handed=[h for h in handed if h <= at], cap=cap, now=at)
-        if allowed is None or allowed <= at:
-            break
-        notes.append(_("weekly cap of %(cap)d") % {"cap": cap})
-        at = allowed
-    return at, ", ".join(dict.fromkeys(notes))
+                notes[index].append(_("send window “%(w)s”") % {"w": window.name})
+                heapq.heappush(queue, (opens, index))
+                continue
+        if cap is not None:
+            recent = sorted((h for h in handed if h <= at), reverse=True)
+            allowed = cap_deferral(handed=recent, cap=cap, now=at)
+            if allowed is not None and allowed > at:
+                notes[index].append(_("weekly cap of %(cap)d") % {"cap": cap})
+                heapq.heappush(queue, (allowed, index))
+                continue
+        item.at = at
+        item.note = ", ".join(dict.fromkeys(notes[index]))
+        handed.append(at)
 
 
 def _describe(step: ScenarioStep) -> str:

@@ -95,9 +95,7 @@ def make_scenario(name: str, steps: list[dict], *, trigger: str = "manual", **fi
     from scenarios.models import Scenario
 
     config = check_trigger(trigger, fields.pop("trigger_config", {}))
-    scenario = Scenario.objects.create(
-        name=name, trigger=trigger, trigger_config=config, **fields
-    )
+    scenario = Scenario.objects.create(name=name, trigger=trigger, trigger_config=config, **fields)
     scenario_save_graph(
         scenario=scenario,
         steps=[{"position": index, **step} for index, step in enumerate(steps)],

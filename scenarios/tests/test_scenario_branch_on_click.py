@@ -22,7 +22,9 @@ START = datetime.datetime(2026, 3, 2, 10, 0, tzinfo=TOKYO)  # a Monday
 @pytest.fixture
 def scenario(profile, template):
     case = EmailTemplate.objects.create(name="事例", subject="導入事例", html_body="<p>事例</p>")
-    nudge = EmailTemplate.objects.create(name="再送", subject="資料Aはご覧に?", html_body="<p>?</p>")
+    nudge = EmailTemplate.objects.create(
+        name="再送", subject="資料Aはご覧に?", html_body="<p>?</p>"
+    )
     return make_scenario(
         "資料Aナーチャリング",
         [

@@ -36,9 +36,7 @@ def test_a_dangling_edge_is_named():
 
 @pytest.mark.django_db
 def test_an_unreachable_step_is_named():
-    errors = errors_of(
-        steps(("a", "add_tag", {"tag": "x"}, "", ""), ("lost", "end", {}, "", ""))
-    )
+    errors = errors_of(steps(("a", "add_tag", {"tag": "x"}, "", ""), ("lost", "end", {}, "", "")))
     assert errors == {"steps.lost": ["Step “lost” cannot be reached from the first step “a”."]}
 
 

@@ -25,7 +25,8 @@ END = [{"key": "end", "kind": "end"}]
 
 
 def enrolled(scenario) -> set[int]:
-    return set(ScenarioEnrollment.objects.filter(scenario=scenario).values_list("lead_id", flat=True))
+    runs = ScenarioEnrollment.objects.filter(scenario=scenario)
+    return set(runs.values_list("lead_id", flat=True))
 
 
 def event(lead, type_, url="https://www.example.co.jp/", **properties):
