@@ -382,7 +382,9 @@ class ScenarioForm(forms.ModelForm):
         if tags is not None and (
             not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags)
         ):
-            self.add_error("exit_tags", _('A list of tag names, e.g. ["失注"].'))
+            self.add_error(
+                "exit_tags", _("A list of tag names, e.g. %(example)s.") % {"example": '["失注"]'}
+            )
         return cleaned
 
 

@@ -435,7 +435,9 @@ class ScenarioSerializer(serializers.ModelSerializer):
 
     def validate_exit_tags(self, tags):
         if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
-            raise serializers.ValidationError(_('A list of tag names, e.g. ["失注"].'))
+            raise serializers.ValidationError(
+                _("A list of tag names, e.g. %(example)s.") % {"example": '["失注"]'}
+            )
         return [t.strip() for t in tags]
 
     def validate(self, attrs):

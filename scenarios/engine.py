@@ -767,13 +767,20 @@ def _deliver_one(action: ScenarioAction) -> str:
         from django.core.mail import send_mail
 
         user = get_user_model().objects.get(pk=config["user"])
+        facts = {
+            "lead": f"{lead.last_name} {lead.first_name}".strip() or lead.email,
+            "email": lead.email,
+            "step": action.step.key,
+            "scn": action.step.scenario.name,
+            "score": lead.score,
+            "rank": lead.rank,
+        }
         send_mail(
             subject=config["subject"],
-            message=_("%(lead)s (%(email)s) reached step “%(step)s” of scenario “%(scn)s”.\n"
-                      "Score %(score)s, rank %(rank)s.")
-            % {"lead": f"{lead.last_name} {lead.first_name}".strip() or lead.email,
-               "email": lead.email, "step": action.step.key,
-               "scn": action.step.scenario.name, "score": lead.score, "rank": lead.rank},
+            message="\n".join([
+                _("%(lead)s (%(email)s) reached step “%(step)s” of scenario “%(scn)s”.") % facts,
+                _("Score %(score)s, rank %(rank)s.") % facts,
+            ]),
             from_email=None,
             recipient_list=[user.email],
         )  # fmt: skip

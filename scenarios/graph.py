@@ -224,15 +224,20 @@ def _check_wait(config: dict) -> dict:
         if unit in config
     }  # fmt: skip
     if not cleaned:
-        raise _fail(_('A wait needs {"days"/"hours"/"minutes"}, {"weekday", "time"} or {"until"}.'))
+        raise _fail(
+            _("A wait needs one of: %(options)s.")
+            % {"options": '{"days"/"hours"/"minutes"} | {"weekday", "time"} | {"until"}'}
+        )
     return cleaned
 
 
 def _check_branch(config: dict) -> dict:
     condition = config.get("condition")
     if not isinstance(condition, dict) or not condition.get("kind"):
-        raise _fail(_('A branch needs a "condition", e.g. {"kind": "tag", "op": "has", '
-                      '"value": "資料A"}.'))  # fmt: skip
+        raise _fail(
+            _("A branch needs a condition, e.g. %(example)s.")
+            % {"example": '{"condition": {"kind": "tag", "op": "has", "value": "資料A"}}'}
+        )
     kind = str(condition["kind"])
     params = {k: v for k, v in condition.items() if k != "kind"}
     assume = bool(config.get("dry_run_assume", False))
@@ -345,21 +350,40 @@ def check_trigger(trigger: str, config: dict) -> dict:
         return config[name]
 
     if trigger in ("tag_added", "tag_removed"):
-        return {"tag": str(need("tag", _('Give the tag, e.g. {"tag": "資料A"}.'))).strip()}
+        return {
+            "tag": str(
+                need("tag", _("Give the tag, e.g. %(example)s.") % {"example": '{"tag": "資料A"}'})
+            ).strip()
+        }
     if trigger == "segment_entered":
         from leads.models import Segment
 
-        segment = _id(need("segment", _('Give the segment id, e.g. {"segment": 3}.')))
+        segment = _id(
+            need(
+                "segment",
+                _("Give the segment id, e.g. %(example)s.") % {"example": '{"segment": 3}'},
+            )
+        )
         if not Segment.objects.filter(pk=segment).exists():
             raise ValidationError({"trigger_config": [_("There is no such segment.")]})
         return {"segment": segment}
     if trigger == "rank_changed":
-        rank = str(need("rank", _('Give the new rank, e.g. {"rank": "HOT"}.')))
+        rank = str(
+            need("rank", _("Give the new rank, e.g. %(example)s.") % {"example": '{"rank": "HOT"}'})
+        )
         if rank not in ("HOT", "WARM", "COLD"):
             raise ValidationError({"trigger_config": [_("A rank is HOT, WARM or COLD.")]})
         return {"rank": rank}
     if trigger == "page_visited":
-        return {"url": str(need("url", _('Give part of the address, e.g. {"url": "/pricing"}.')))}
+        return {
+            "url": str(
+                need(
+                    "url",
+                    _("Give part of the address, e.g. %(example)s.")
+                    % {"example": '{"url": "/pricing"}'},
+                )
+            )
+        }
     if trigger in ("form_submitted", "email_clicked", "returned_after_absence"):
         cleaned = {}
         if config.get("form"):
@@ -370,7 +394,13 @@ def check_trigger(trigger: str, config: dict) -> dict:
     if trigger == "date_field":
         from leads.custom_fields import active_fields
 
-        field = str(need("field", _('Give the date field, e.g. {"field": "seminar_at"}.')))
+        field = str(
+            need(
+                "field",
+                _("Give the date field, e.g. %(example)s.")
+                % {"example": '{"field": "seminar_at"}'},
+            )
+        )
         key = field.removeprefix("custom.")
         if key not in active_fields():
             raise ValidationError({"trigger_config": [_("Unknown field “%(f)s”.") % {"f": field}]})

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from leads.models import Lead, Segment, StaticList, Tag
@@ -488,10 +489,12 @@ class Scenario(models.Model):
         _("trigger settings"),
         default=dict,
         blank=True,
-        help_text=_(
-            'e.g. {"tag": "資料A"}, {"segment": 3}, {"rank": "HOT"}, {"url": "/pricing"}, '
+        help_text=format_lazy(
+            "{} {}",
+            _("Settings of the trigger, as JSON. Examples:"),
+            '{"tag": "資料A"}, {"segment": 3}, {"rank": "HOT"}, {"url": "/pricing"}, '
             '{"form": "whitepaper"}, {"template": 5}, '
-            '{"field": "seminar_at", "offset_days": -7}.'
+            '{"field": "seminar_at", "offset_days": -7}',
         ),
     )
     reentry = models.CharField(
@@ -501,7 +504,11 @@ class Scenario(models.Model):
         _("tags that end it"),
         default=list,
         blank=True,
-        help_text=_('e.g. ["失注"]: a lead given one of these tags leaves at once.'),
+        help_text=format_lazy(
+            "{} {}",
+            _("Tag names, as a JSON list; a lead given one of them leaves at once. Example:"),
+            '["失注"]',
+        ),
     )
     exit_on_unsubscribe = models.BooleanField(_("leave when unsubscribed"), default=True)
     exit_on_customer = models.BooleanField(_("leave on becoming a customer"), default=True)
@@ -542,14 +549,16 @@ class ScenarioStep(models.Model):
         _("settings"),
         default=dict,
         blank=True,
-        help_text=_(
+        help_text=format_lazy(
+            "{} {}",
+            _("Settings of the step, as JSON, by kind:"),
             'wait: {"days": 1} / {"weekday": 0, "time": "09:00"} / {"until": "2026-04-01T10:00"}; '
             'branch: {"condition": {"kind": "tag", "op": "has", "value": "資料A"}} or '
             '{"condition": {"kind": "scenario_mail", "action": "clicked", "step": "mail1"}}; '
             'send_email: {"template": 3, "send_window": 1}; add_tag: {"tag": "資料A"}; '
             'set_field: {"field": "stage", "value": "interest"}; add_to_list: {"list": 2}; '
             'notify_user: {"user": 4, "subject": "…"}; handoff_sfa: {"reason": "…"}; '
-            'webhook: {"url": "https://…", "secret": "…"}.'
+            'webhook: {"url": "https://…", "secret": "…"}',
         ),
     )
     next_key = models.CharField(_("then"), max_length=40, blank=True, default="")

@@ -122,7 +122,7 @@ def test_the_admin_refuses_a_loop_with_a_message_and_draws_a_saved_graph(admin_c
     }  # fmt: skip
     response = admin_client.post("/admin/scenarios/scenario/add/", data)
     assert response.status_code == 200
-    assert "has no wait step" in response.content.decode()
+    assert "待機ステップがありません" in response.content.decode()
     assert Scenario.objects.count() == 0
 
     # when the loop is broken, it is saved and the change page shows the diagram
