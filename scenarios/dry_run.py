@@ -39,6 +39,8 @@ class Planned:
     kind: str
     what: str
     note: str = ""
+    #: For a branch: "yes" or "no", the edge taken (``what`` says it in words).
+    taken: str = ""
 
 
 @dataclass
@@ -55,7 +57,7 @@ class LeadPlan:
             "enters_at": timezone.localtime(self.enters_at).isoformat(),
             "items": [
                 {"at": timezone.localtime(i.at).isoformat(), "step": i.step, "kind": i.kind,
-                 "what": i.what, "note": i.note}
+                 "what": i.what, "note": i.note, **({"taken": i.taken} if i.taken else {})}
                 for i in self.items
             ],
         }  # fmt: skip
@@ -202,9 +204,10 @@ def scenario_dry_run(
                     break
             elif step.kind == "branch":
                 yes = _decide(step, lead.pk, decided, added_tags, removed_tags)
-                plan.items.append(Planned(moment, step.key, "branch",
-                                          _("yes") if yes else _("no"),
-                                          _assumption(step)))  # fmt: skip
+                plan.items.append(
+                    Planned(moment, step.key, "branch", _("yes") if yes else _("no"),
+                            _assumption(step), taken="yes" if yes else "no")
+                )  # fmt: skip
                 edge = step.next_key if yes else step.else_key
             elif step.kind == "send_email":
                 template = templates.get(step.config["template"])

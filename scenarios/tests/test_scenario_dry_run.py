@@ -96,8 +96,10 @@ def test_a_branch_may_assume_a_click_and_the_api_and_admin_show_the_plan(
                                      format="json")  # fmt: skip
         page = admin_client.get(f"/admin/scenarios/scenario/{scenario.pk}/dry-run/")
     assert response.status_code == 200
-    steps = [(i["step"], i["what"]) for i in response.json()["leads"][0]["items"]]
-    assert ("q", "yes") in steps and ("yes", "事例") in steps
+    items = response.json()["leads"][0]["items"]
+    branch = next(i for i in items if i["step"] == "q")
+    assert (branch["taken"], branch["what"], branch["note"]) == ("yes", "はい", "仮定")
+    assert ("yes", "事例") in [(i["step"], i["what"]) for i in items]
     assert page.status_code == 200
     html = page.content.decode()
     assert "plan@example.co.jp" in html and "事例" in html
