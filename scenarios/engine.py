@@ -367,6 +367,8 @@ def _segment_entered(scenario: Scenario, now: datetime.datetime) -> int:
         log.warning("scenario %s: segment not checked: %s", scenario.pk, exc)
         return 0
     with transaction.atomic(), connection.cursor() as cursor:
+        # Dropped first: inside an outer transaction ON COMMIT has not fired yet.
+        cursor.execute("DROP TABLE IF EXISTS seg_now")
         cursor.execute(f"CREATE TEMP TABLE seg_now ON COMMIT DROP AS {sql}", params)
         cursor.execute(
             "DELETE FROM scenarios_scenariosegmentmember m WHERE m.scenario_id = %s "
