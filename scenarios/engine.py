@@ -201,6 +201,44 @@ def enrollments_leave(
     return ended
 
 
+def scenario_exits_sweep(now: datetime.datetime | None = None) -> int:
+    """End, set-based, the active runs whose lead now meets its scenario's exit
+    condition (became a customer, unsubscribed, an exit tag) even while it is
+    parked at a long wait, and stop their mail not yet sent. One UPDATE per
+    scenario. Returns runs ended."""
+    now = now or timezone.now()
+    ended = 0
+    for scenario in Scenario.objects.filter(enrollments__state="active").distinct():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE scenarios_scenarioenrollment e
+                   SET state = 'exited', ended_at = %(now)s, next_due_at = NULL,
+                       exit_reason = CASE WHEN l.stage = 'customer' AND %(exit_customer)s
+                                          THEN %(customer)s ELSE %(other)s END
+                  FROM leads_lead l
+                 WHERE e.lead_id = l.id AND e.scenario_id = %(scn)s AND e.state = 'active'
+                   AND {_exit_filter_sql()}
+                RETURNING e.id
+                """,  # noqa: S608 - only our own SQL fragments are formatted in
+                {
+                    **_scenario_params(scenario),
+                    "now": now,
+                    "customer": _("Became a customer"),
+                    "other": _("Unsubscribed, or an exit tag was added"),
+                },
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            if ids:
+                cursor.execute(
+                    "UPDATE scenarios_send SET state = 'skipped', reason = %s "
+                    "WHERE scenario_enrollment_id = ANY(%s::bigint[]) AND state = 'pending'",
+                    [_("Left the scenario"), ids],
+                )
+            ended += len(ids)
+    return ended
+
+
 # -- triggers -------------------------------------------------------------------------------
 
 

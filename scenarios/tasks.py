@@ -26,6 +26,7 @@ def dispatch() -> dict:
     for _batch in range(20):
         if enrollments_advance() < ADVANCE_BATCH:
             break
+    engine.scenario_exits_sweep()
     engine.scenario_triggers_check()
     for _batch in range(20):
         if engine.scenario_enrollments_advance() == 0:
