@@ -34,13 +34,13 @@ def test_each_lead_takes_the_edge_its_data_says():
                 {"kind": "attribute", "field": "stage", "op": "=", "value": "consideration"},
                 "pricing",
                 "early",
-            ),  # fmt: skip
+            ),
             branch(
                 "pricing",
                 {"kind": "visited_url", "op": "visited", "value": "/pricing"},
                 "hot",
                 "warm",
-            ),  # fmt: skip
+            ),
             tag("low", "低スコア"),
             tag("early", "検討前"),
             tag("hot", "料金閲覧"),
