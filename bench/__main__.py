@@ -21,6 +21,7 @@ BENCHMARKS = [
     "bench.b3_rescore",
     "bench.b4_hot_search",
     "bench.b5_newsletter",
+    "bench.b6_dispatcher",
     "bench.b7_pages",
     "bench.b7_workbench",
     "bench.b8_sfa",

@@ -23,6 +23,9 @@ from scenarios.models import (
     EmailTemplate,
     Enrollment,
     Newsletter,
+    Scenario,
+    ScenarioEnrollment,
+    ScenarioStep,
     Send,
     SenderProfile,
     SendWindow,
@@ -393,3 +396,205 @@ class EnrollmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     serializer_class = EnrollmentSerializer
     queryset = Enrollment.objects.all()
     pagination_class = IdCursorPagination
+
+
+# -- scenarios ------------------------------------------------------------------------------
+
+
+class ScenarioStepSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=40)
+    kind = serializers.ChoiceField(choices=ScenarioStep.Kind.choices)
+    config = serializers.JSONField(required=False, default=dict)
+    next_key = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    else_key = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+
+
+class ScenarioSerializer(serializers.ModelSerializer):
+    """A scenario with its graph; writing ``steps`` replaces the graph (steps
+    are matched by key, so leads on a kept step stay there). The first step
+    in the list is the entry."""
+
+    steps = ScenarioStepSerializer(many=True, required=False)
+
+    class Meta:
+        model = Scenario
+        fields = [
+            "id", "name", "description", "trigger", "trigger_config", "reentry", "exit_tags",
+            "exit_on_unsubscribe", "exit_on_customer", "is_active", "steps", "created_at",
+        ]  # fmt: skip
+        read_only_fields = ["created_at"]
+
+    def to_representation(self, instance):
+        from scenarios.engine import graph_of
+
+        data = super().to_representation(instance)
+        data["steps"] = [
+            {k: v for k, v in step.items() if k != "position"} for step in graph_of(instance)
+        ]
+        return data
+
+    def validate_exit_tags(self, tags):
+        if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
+            raise serializers.ValidationError(
+                _("A list of tag names, e.g. %(example)s.") % {"example": '["失注"]'}
+            )
+        return [t.strip() for t in tags]
+
+    def validate(self, attrs):
+        from scenarios.graph import check_graph, check_trigger
+
+        trigger = attrs.get("trigger", getattr(self.instance, "trigger", Scenario.Trigger.MANUAL))
+        config = attrs.get("trigger_config", getattr(self.instance, "trigger_config", {}))
+        try:
+            attrs["trigger_config"] = check_trigger(trigger, config)
+        except DjangoValidationError as exc:
+            _raise(exc)
+        if "steps" in attrs:
+            steps = [{**step, "position": index} for index, step in enumerate(attrs["steps"])]
+            try:
+                check_graph(steps)
+            except DjangoValidationError as exc:
+                _raise(exc)
+            attrs["steps"] = steps
+        elif self.instance is None:
+            raise serializers.ValidationError({"steps": [_("Add at least one step.")]})
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data):
+        from scenarios.engine import scenario_save_graph
+
+        steps = validated_data.pop("steps")
+        scenario = Scenario.objects.create(**validated_data)
+        scenario_save_graph(scenario=scenario, steps=steps)
+        return scenario
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        from scenarios.engine import scenario_save_graph
+
+        steps = validated_data.pop("steps", None)
+        instance = super().update(instance, validated_data)
+        if steps is not None:
+            scenario_save_graph(scenario=instance, steps=steps)
+        return instance
+
+
+class ReadPermissions(RolePermissions):
+    """For POST actions that only read (a dry run): the ``view`` permission."""
+
+    perms_map = {**RolePermissions.perms_map, "POST": ["%(app_label)s.view_%(model_name)s"]}
+
+
+class DryRunInput(serializers.Serializer):
+    leads = serializers.ListField(
+        child=serializers.IntegerField(), required=False, max_length=200,
+        help_text="Walk these leads instead of the trigger's audience (for manual scenarios).",
+    )  # fmt: skip
+
+
+class ScenarioViewSet(viewsets.ModelViewSet):
+    """Scenarios (trigger → wait / branch / action graph).
+    POST .../enroll/ {"leads": [ids]} starts leads on it (manual or API trigger);
+    POST .../dry-run/ shows who would enter now and what each would receive
+    over the next 14 days, without sending; GET .../stats/ its mail stats."""
+
+    permission_classes = [RolePermissions]
+    serializer_class = ScenarioSerializer
+    queryset = Scenario.objects.all()
+    pagination_class = IdCursorPagination
+
+    @extend_schema(request=EnrollInput, responses={200: None})
+    @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
+    def enroll(self, request: Request, pk=None) -> Response:
+        from scenarios.engine import scenario_enroll
+
+        data = EnrollInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        scenario = self.get_object()
+        if not scenario.is_active:
+            raise serializers.ValidationError(_("The scenario is paused; activate it first."))
+        wanted = set(data.validated_data["leads"])
+        known = set(
+            leads_visible_to(request.user).filter(pk__in=wanted).values_list("pk", flat=True)
+        )
+        enrolled = scenario_enroll(scenario=scenario, lead_ids=sorted(known))
+        return Response({"enrolled": enrolled, "unknown_leads": sorted(wanted - known)})
+
+    @extend_schema(request=DryRunInput, responses={200: None})
+    @action(detail=True, methods=["post"], url_path="dry-run", permission_classes=[ReadPermissions])
+    def dry_run(self, request: Request, pk=None) -> Response:
+        from scenarios.dry_run import scenario_dry_run
+
+        data = DryRunInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        scenario = self.get_object()
+        lead_ids = data.validated_data.get("leads")
+        if lead_ids is not None:
+            lead_ids = list(
+                leads_visible_to(request.user).filter(pk__in=lead_ids).values_list("pk", flat=True)
+            )
+        try:
+            return Response(scenario_dry_run(scenario=scenario, lead_ids=lead_ids))
+        except DjangoValidationError as exc:
+            _raise(exc)
+
+    @action(detail=True, methods=["get"])
+    def stats(self, request: Request, pk=None) -> Response:
+        from scenarios.selectors import mail_link_clicks, mail_stats, mail_stats_one
+
+        scenario = self.get_object()
+        steps = list(scenario.steps.filter(kind="send_email"))
+        per_step = mail_stats(by="step", ids=[s.pk for s in steps])
+        return Response(
+            {
+                **mail_stats_one(by="scenario", id=scenario.pk),
+                "links": mail_link_clicks(by="scenario", id=scenario.pk),
+                "steps": {
+                    s.key: per_step.get(s.pk) or mail_stats_one(by="step", id=s.pk) for s in steps
+                },
+            }
+        )
+
+
+class ScenarioEnrollmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScenarioEnrollment
+        fields = ["id", "scenario", "lead", "state", "step", "next_due_at", "started_at",
+                  "ended_at", "exit_reason", "path"]  # fmt: skip
+
+
+class ScenarioEnrollmentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    permission_classes = [RolePermissions]
+    serializer_class = ScenarioEnrollmentSerializer
+    queryset = ScenarioEnrollment.objects.all()
+    pagination_class = IdCursorPagination
+
+
+class MailStatsView(APIView):
+    """GET /api/v1/mail-stats/?by=template|step|scenario|newsletter&id=N: sent,
+    delivered, unique opens, unique clicks, click rate, unsubscribes, bounces
+    and clicks per link of one template, scenario step, scenario or newsletter."""
+
+    permission_classes = [RolePermissions]
+    queryset = Send.objects.all()
+
+    def get(self, request: Request) -> Response:
+        from scenarios.selectors import mail_link_clicks, mail_stats_one
+
+        by = request.query_params.get("by", "")
+        if by not in ("template", "step", "scenario", "newsletter"):
+            raise serializers.ValidationError(
+                {"by": [_("One of: template, step, scenario, newsletter.")]}
+            )
+        ident = request.query_params.get("id", "")
+        if not ident.isdigit():
+            raise serializers.ValidationError({"id": [_("Give a numeric id.")]})
+        return Response(
+            {
+                **mail_stats_one(by=by, id=int(ident)),
+                "links": mail_link_clicks(by=by, id=int(ident)),
+            }
+        )

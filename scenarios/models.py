@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from leads.models import Lead, Segment, StaticList, Tag
@@ -237,6 +238,7 @@ class Send(models.Model):
         NEWSLETTER = "newsletter", _("Newsletter")
         STEP = "step", _("Step mail")
         TRANSACTIONAL = "transactional", _("Transactional")
+        SCENARIO = "scenario", _("Scenario")
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="mail_sends")
     template = models.ForeignKey(EmailTemplate, on_delete=models.PROTECT, related_name="sends")
@@ -250,6 +252,12 @@ class Send(models.Model):
     )
     send_window = models.ForeignKey(
         SendWindow, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    scenario_enrollment = models.ForeignKey(
+        "ScenarioEnrollment", null=True, blank=True, on_delete=models.CASCADE, related_name="sends"
+    )
+    scenario_step = models.ForeignKey(
+        "ScenarioStep", null=True, blank=True, on_delete=models.SET_NULL, related_name="sends"
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     reason = models.CharField(_("reason"), max_length=200, blank=True, default="")
@@ -440,4 +448,220 @@ class Enrollment(models.Model):
                 fields=["next_due_at"], condition=Q(state="active"), name="scenarios_enroll_due"
             ),
             models.Index(fields=["lead", "state"], name="scenarios_enroll_lead"),
+        ]
+
+
+class Scenario(models.Model):
+    """A branching scenario built by a marketer: a trigger, then a graph of
+    steps (``ScenarioStep`` rows, the first by position is the entry).
+
+    The graph is stored as rows rather than one JSON document: enrollments
+    point at the step they are on, sends and actions name their step (so
+    stats per step are a GROUP BY), and a marketer edits one step in the
+    admin without rewriting the rest. Edges are step keys (short names
+    unique in the scenario), so a whole graph is saved in one form and a
+    dangling edge is a named, reportable mistake (``scenarios.graph``).
+    """
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", _("Manual or API")
+        FORM_SUBMITTED = "form_submitted", _("Form submitted")
+        TAG_ADDED = "tag_added", _("Tag added")
+        TAG_REMOVED = "tag_removed", _("Tag removed")
+        SEGMENT_ENTERED = "segment_entered", _("Entered a segment")
+        RANK_CHANGED = "rank_changed", _("Rank changed")
+        PAGE_VISITED = "page_visited", _("Page visited")
+        EMAIL_CLICKED = "email_clicked", _("Email clicked")
+        RETURNED = "returned_after_absence", _("Returned after absence")
+        DATE_FIELD = "date_field", _("Date field (e.g. seminar date − 7 days)")
+
+    class Reentry(models.TextChoices):
+        ONCE = "once", _("Once per lead")
+        AFTER_EXIT = "after_exit", _("Again after finishing or leaving")
+        ALWAYS = "always", _("Every time the trigger fires")
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    description = models.TextField(_("description"), blank=True, default="")
+    trigger = models.CharField(
+        _("trigger"), max_length=30, choices=Trigger.choices, default=Trigger.MANUAL
+    )
+    trigger_config = models.JSONField(
+        _("trigger settings"),
+        default=dict,
+        blank=True,
+        help_text=format_lazy(
+            "{} {}",
+            _("Settings of the trigger, as JSON. Examples:"),
+            '{"tag": "資料A"}, {"segment": 3}, {"rank": "HOT"}, {"url": "/pricing"}, '
+            '{"form": "whitepaper"}, {"template": 5}, '
+            '{"field": "seminar_at", "offset_days": -7}',
+        ),
+    )
+    reentry = models.CharField(
+        _("re-entry"), max_length=20, choices=Reentry.choices, default=Reentry.ONCE
+    )
+    exit_tags = models.JSONField(
+        _("tags that end it"),
+        default=list,
+        blank=True,
+        help_text=format_lazy(
+            "{} {}",
+            _("Tag names, as a JSON list; a lead given one of them leaves at once. Example:"),
+            '["失注"]',
+        ),
+    )
+    exit_on_unsubscribe = models.BooleanField(_("leave when unsubscribed"), default=True)
+    exit_on_customer = models.BooleanField(_("leave on becoming a customer"), default=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("scenario")
+        verbose_name_plural = _("scenarios")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScenarioStep(models.Model):
+    """One node of a scenario's graph. ``next_key`` is where a lead goes after
+    this step (a branch's "yes"), ``else_key`` a branch's "no"; empty = end."""
+
+    class Kind(models.TextChoices):
+        WAIT = "wait", _("Wait")
+        BRANCH = "branch", _("Branch on a condition")
+        SEND_EMAIL = "send_email", _("Send email")
+        ADD_TAG = "add_tag", _("Add tag")
+        REMOVE_TAG = "remove_tag", _("Remove tag")
+        SET_FIELD = "set_field", _("Set a field or stage")
+        ADD_TO_LIST = "add_to_list", _("Add to list")
+        NOTIFY_USER = "notify_user", _("Notify a user (email)")
+        HANDOFF_SFA = "handoff_sfa", _("Hand to the SFA")
+        WEBHOOK = "webhook", _("Call a webhook")
+        END = "end", _("End")
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+    key = models.SlugField(_("key"), max_length=40, allow_unicode=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    config = models.JSONField(
+        _("settings"),
+        default=dict,
+        blank=True,
+        help_text=format_lazy(
+            "{} {}",
+            _("Settings of the step, as JSON, by kind:"),
+            'wait: {"days": 1} / {"weekday": 0, "time": "09:00"} / {"until": "2026-04-01T10:00"}; '
+            'branch: {"condition": {"kind": "tag", "op": "has", "value": "資料A"}} or '
+            '{"condition": {"kind": "scenario_mail", "action": "clicked", "step": "mail1"}}; '
+            'send_email: {"template": 3, "send_window": 1}; add_tag: {"tag": "資料A"}; '
+            'set_field: {"field": "stage", "value": "interest"}; add_to_list: {"list": 2}; '
+            'notify_user: {"user": 4, "subject": "…"}; handoff_sfa: {"reason": "…"}; '
+            'webhook: {"url": "https://…", "secret": "…"}',
+        ),
+    )
+    next_key = models.CharField(_("then"), max_length=40, blank=True, default="")
+    else_key = models.CharField(_("otherwise (branch only)"), max_length=40, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("scenario step")
+        verbose_name_plural = _("scenario steps")
+        ordering = ["scenario", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["scenario", "key"], name="scenarios_step_key_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scenario} · {self.key}"
+
+
+class ScenarioEnrollment(models.Model):
+    """A lead's run through a scenario. ``step`` is the step it is on;
+    ``next_due_at`` is when the dispatcher should look at it again;
+    ``step_entered_at`` the logical moment it reached that step (waits count
+    from it, so a late dispatcher run does not shift the schedule)."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+        EXITED = "exited", _("Left")
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="enrollments")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="scenario_enrollments")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    step = models.ForeignKey(
+        ScenarioStep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    step_entered_at = models.DateTimeField(default=timezone.now)
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    exit_reason = models.CharField(max_length=200, blank=True, default="")
+    path = models.JSONField(default=list, blank=True, help_text="step keys passed, in order")
+
+    class Meta:
+        verbose_name = _("scenario enrollment")
+        verbose_name_plural = _("scenario enrollments")
+        indexes = [
+            models.Index(
+                fields=["next_due_at"], condition=Q(state="active"), name="scenarios_senr_due"
+            ),
+            models.Index(fields=["lead", "scenario", "state"], name="scenarios_senr_lead"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scenario} → {self.lead_id}"
+
+
+class ScenarioAction(models.Model):
+    """An outside effect of a step (notify a user, hand to the SFA, call a
+    webhook): written in the dispatcher's transaction, UNIQUE (enrollment,
+    step), delivered afterwards outside any transaction by a claim with a
+    lease, like ``Send``. A webhook carries the row id as its delivery id."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        CLAIMED = "claimed", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    enrollment = models.ForeignKey(
+        ScenarioEnrollment, on_delete=models.CASCADE, related_name="actions"
+    )
+    step = models.ForeignKey(ScenarioStep, on_delete=models.CASCADE, related_name="actions")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+    result = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("scenario action")
+        verbose_name_plural = _("scenario actions")
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "step"], name="scenarios_action_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(state="pending"), name="scenarios_action_due"
+            ),
+        ]
+
+
+class ScenarioSegmentMember(models.Model):
+    """Who was in a segment-triggered scenario's segment at the last check, so
+    the dispatcher enrolls only those who entered since (set-based EXCEPT)."""
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scenario", "lead"], name="scenarios_segmember_once"),
         ]

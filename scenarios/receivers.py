@@ -7,6 +7,8 @@ from django.dispatch import receiver
 
 from leads.signals import lead_merging, lead_suppressed, tags_changed
 from scenarios.models import Bounce
+from scoring.signals import rank_changed
+from tracking.signals import events_recorded
 
 #: Anymail's normalized event types → our bounce kinds. "deferred" is a
 #: temporary failure the ESP retries (a soft bounce); "bounced" is permanent.
@@ -40,6 +42,9 @@ def on_tags_changed(sender, lead_ids: list[int], tag: str, action: str, **kwargs
 
     if action == "added":
         on_tag_added(lead_ids=list(lead_ids), tag=tag)
+    from scenarios.engine import on_tags_changed as scenario_tags_changed
+
+    scenario_tags_changed(lead_ids=list(lead_ids), tag=tag, action=action)
 
 
 @receiver(lead_suppressed, dispatch_uid="scenarios.step_mail_suppressed")
@@ -52,6 +57,16 @@ def on_lead_suppressed(sender, lead_id: int, channel: str, reason: str, **kwargs
 
     if channel == Suppression.Channel.EMAIL:
         enrollments_exit(lead_ids=[lead_id], reason=_("Unsubscribed or suppressed"))
+        from scenarios.engine import enrollments_leave
+        from scenarios.models import Scenario
+
+        enrollments_leave(
+            lead_ids=[lead_id],
+            scenario_ids=list(
+                Scenario.objects.filter(exit_on_unsubscribe=True).values_list("pk", flat=True)
+            ),
+            reason=_("Unsubscribed or suppressed"),
+        )
 
 
 @receiver(lead_merging, dispatch_uid="scenarios.lead_merging")
@@ -87,4 +102,24 @@ def on_lead_merging(sender, survivor_id: int, merged_id: int, moved: dict, **kwa
             {"s": survivor_id, "m": merged_id},
         )
         moved["mail_sends"] = cursor.rowcount
+        cursor.execute(
+            "UPDATE scenarios_scenarioenrollment SET lead_id = %(s)s WHERE lead_id = %(m)s",
+            {"s": survivor_id, "m": merged_id},
+        )
+        moved["scenario_enrollments"] = cursor.rowcount
     moved["mail_bounces"] = Bounce.objects.filter(lead_id=merged_id).update(lead_id=survivor_id)
+
+
+@receiver(events_recorded, dispatch_uid="scenarios.scenario_events")
+def on_events_recorded(sender, by_lead: dict, earliest: dict | None = None, **kwargs) -> None:
+    """Form submitted, page visited, email clicked, returned after absence."""
+    from scenarios.engine import on_events_recorded as scenario_events
+
+    scenario_events(by_lead=by_lead, earliest=earliest)
+
+
+@receiver(rank_changed, dispatch_uid="scenarios.scenario_ranks")
+def on_rank_changed(sender, changes: list, **kwargs) -> None:
+    from scenarios.engine import on_rank_changed as scenario_ranks
+
+    scenario_ranks(changes=changes)

@@ -54,7 +54,7 @@ CAP_WINDOW = datetime.timedelta(days=7)
 #: A dispatcher run claims no new batch after this (the task limit is 300 s).
 DISPATCH_BUDGET = datetime.timedelta(seconds=120)
 #: Kinds of mail the weekly cap applies to (alerts and transactional are exempt).
-CAPPED_KINDS = (Send.Kind.NEWSLETTER, Send.Kind.STEP)
+CAPPED_KINDS = (Send.Kind.NEWSLETTER, Send.Kind.STEP, Send.Kind.SCENARIO)
 
 
 def sender_profile() -> SenderProfile:

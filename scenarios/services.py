@@ -223,6 +223,9 @@ def _mail_event(send: Send, event_type: str, url: str = "", extra: dict | None =
     properties = {"send": send.pk, "source": send.source_key, "template": send.template_id}
     if send.newsletter_id:
         properties["newsletter"] = send.newsletter_id
+    if send.scenario_step_id:
+        properties["scenario_step"] = send.scenario_step_id
+        properties["scenario_enrollment"] = send.scenario_enrollment_id
     properties.update(extra or {})
     return {
         "uid": str(uuid.uuid4()),

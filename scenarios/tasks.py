@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 @shared_task(name="scenarios.tasks.dispatch")
 def dispatch() -> dict:
     """Materialize due newsletters, advance due step mail, then deliver due sends."""
+    from scenarios import engine
     from scenarios.sending import sends_dispatch
     from scenarios.services import newsletters_finish, newsletters_materialize_due
     from scenarios.step_mail import ADVANCE_BATCH, enrollments_advance
@@ -25,6 +26,12 @@ def dispatch() -> dict:
     for _batch in range(20):
         if enrollments_advance() < ADVANCE_BATCH:
             break
+    engine.scenario_exits_sweep()
+    engine.scenario_triggers_check()
+    for _batch in range(20):
+        if engine.scenario_enrollments_advance() == 0:
+            break
+    engine.scenario_actions_deliver()
     try:
         result = sends_dispatch()
     except ValidationError as exc:  # no sender profile yet: nothing may go out

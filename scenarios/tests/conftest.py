@@ -86,3 +86,28 @@ def newsletter_to(leads: list[Lead], template: EmailTemplate, **fields) -> Newsl
     return Newsletter.objects.create(
         name=fields.pop("name", "3月号"), template=template, static_list=static_list, **fields
     )
+
+
+def make_scenario(name: str, steps: list[dict], *, trigger: str = "manual", **fields):
+    """A scenario with its graph saved through the service (validated)."""
+    from scenarios.engine import scenario_save_graph
+    from scenarios.graph import check_trigger
+    from scenarios.models import Scenario
+
+    config = check_trigger(trigger, fields.pop("trigger_config", {}))
+    scenario = Scenario.objects.create(name=name, trigger=trigger, trigger_config=config, **fields)
+    scenario_save_graph(
+        scenario=scenario,
+        steps=[{"position": index, **step} for index, step in enumerate(steps)],
+    )
+    return scenario
+
+
+def run_dispatch(moment) -> None:
+    """One beat tick of the dispatcher at ``moment`` (the clock stands still)."""
+    import time_machine
+
+    from scenarios.tasks import dispatch
+
+    with time_machine.travel(moment, tick=False):
+        dispatch()

@@ -18,3 +18,23 @@ def test_loaddemo_ships_a_step_mail_sequence():
     assert [step.day_offset for step in steps] == [0, 1, 2, 3]
     for step in steps:
         template_check(step.template)
+
+
+@pytest.mark.django_db
+def test_loaddemo_ships_the_document_scenario_and_the_lost_deal_scenario():
+    from scenarios.engine import graph_of
+    from scenarios.graph import check_graph
+    from scenarios.models import Scenario
+
+    call_command("loaddemo")
+    call_command("loaddemo")
+    document = Scenario.objects.get(name="資料Aダウンロード後")
+    lost = Scenario.objects.get(name="失注後ナーチャリング")
+    assert (document.trigger, document.trigger_config, document.exit_tags) == (
+        "tag_added", {"tag": "資料A"}, ["失注"]
+    )  # fmt: skip
+    assert (lost.trigger, lost.trigger_config) == ("tag_added", {"tag": "失注"})
+    for scenario in (document, lost):
+        check_graph(graph_of(scenario))  # still a valid graph
+    kinds = [step["kind"] for step in graph_of(document)]
+    assert kinds.count("send_email") == 3 and "branch" in kinds
