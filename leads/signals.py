@@ -19,3 +19,7 @@ lead_merging = Signal()
 lead_suppressed = Signal()
 # lead_ids: list[int], owner_id: int | None
 owner_changed = Signal()
+# lead_id: int, reason: str — a scenario action asks for the lead to reach the
+# SFA. Sent synchronously; sfa_sync answers with the handoffs it queued, and no
+# answer means no SFA is installed.
+handoff_requested = Signal()

@@ -732,17 +732,17 @@ class SfaUnavailable(Exception):
     pass
 
 
-def sfa_handoff(*, lead_id: int, reason: str):
-    """Hand a lead to the SFA through ``sfa_sync`` (built beside this app).
-    Fails loudly when ``sfa_sync`` does not offer it yet: nothing pretends
-    the handoff happened."""
-    try:
-        from sfa_sync.services import handoff_request
-    except ImportError as exc:
-        raise SfaUnavailable(
-            _("SFA handoff is not available (sfa_sync is not installed).")
-        ) from exc
-    return handoff_request(lead_id=lead_id, reason=reason)
+def sfa_handoff(*, lead_id: int, reason: str) -> int:
+    """Ask for the lead to reach the SFA (``leads.signals.handoff_requested``,
+    answered by ``sfa_sync``: scenarios do not import it, DESIGN.md). Fails
+    loudly when nobody answers: nothing pretends the handoff happened.
+    Returns the handoffs queued."""
+    from leads.signals import handoff_requested
+
+    answers = handoff_requested.send(sender=None, lead_id=lead_id, reason=reason)
+    if not answers:
+        raise SfaUnavailable(_("SFA handoff is not available (sfa_sync is not installed)."))
+    return sum(int(queued or 0) for _receiver, queued in answers)
 
 
 def webhook_signature(secret: str, body: bytes) -> str:

@@ -14,14 +14,26 @@ import logging
 from django.db import connection, transaction
 from django.dispatch import receiver
 
-from leads.signals import activity_recorded, lead_merging, owner_changed, tags_changed
+from leads.signals import (
+    activity_recorded,
+    handoff_requested,
+    lead_merging,
+    owner_changed,
+    tags_changed,
+)
 from scoring.signals import rank_changed
 from sfa_sync.models import Connector
-from sfa_sync.services import HandoffReason, handoffs_request, updates_request
+from sfa_sync.services import HandoffReason, handoff_request, handoffs_request, updates_request
 
 log = logging.getLogger(__name__)
 
 OPPORTUNITY = "opportunity"
+
+
+@receiver(handoff_requested, dispatch_uid="sfa-handoff-requested")
+def on_handoff_requested(sender, lead_id: int, reason: str = "", **kwargs) -> int:
+    """A scenario action "hand to SFA" (its own reason text stays on the run)."""
+    return handoff_request(lead_id=lead_id, reason=HandoffReason.SCENARIO)
 
 
 @receiver(activity_recorded, dispatch_uid="sfa-activity-recorded")

@@ -104,21 +104,34 @@ def test_actions_change_the_lead_notify_and_call_the_webhook_once(profile, recei
 
 
 @pytest.mark.django_db
-def test_the_sfa_handoff_fails_plainly_without_sfa_sync(settings):
-    import importlib.util
+def test_the_sfa_handoff_reaches_the_outbox_and_fails_plainly_without_an_sfa(settings):
+    from leads.signals import handoff_requested
+    from sfa_sync.models import Connector, OutboxItem
+    from sfa_sync.receivers import on_handoff_requested
 
+    Connector.objects.create(name="自社の商談リスト", kind="deals")
     scenario = make_scenario(
         "SFA", [{"key": "sfa", "kind": "handoff_sfa", "config": {"reason": "HOT"}}]
     )
-    lead = LeadFactory()
-    scenario_enroll(scenario=scenario, lead_ids=[lead.pk])
+    lead, other = LeadFactory(), LeadFactory()
     from scenarios.engine import scenario_enrollments_advance
 
+    # with sfa_sync answering, the lead is queued for the SFA once
+    scenario_enroll(scenario=scenario, lead_ids=[lead.pk])
     scenario_enrollments_advance()
     scenario_actions_deliver()
-    action = ScenarioAction.objects.get()
-    if importlib.util.find_spec("sfa_sync.services") is None:
-        assert action.state == "failed"
-        assert action.error == "SFA handoff is not available (sfa_sync is not installed)."
-    else:  # once sfa_sync is merged, the handoff goes through it
-        assert action.state == "done", action.error
+    action = ScenarioAction.objects.get(lead=lead)
+    assert action.state == "done", action.error
+    assert OutboxItem.objects.filter(lead=lead, kind="handoff").count() == 1
+    # without any SFA app answering, the action fails and says why
+    handoff_requested.disconnect(on_handoff_requested, dispatch_uid="sfa-handoff-requested")
+    try:
+        scenario_enroll(scenario=scenario, lead_ids=[other.pk])
+        scenario_enrollments_advance()
+        scenario_actions_deliver()
+    finally:
+        handoff_requested.connect(on_handoff_requested, dispatch_uid="sfa-handoff-requested")
+    action = ScenarioAction.objects.get(lead=other)
+    assert action.state == "failed"
+    assert action.error == "SFA handoff is not available (sfa_sync is not installed)."
+    assert not OutboxItem.objects.filter(lead=other).exists()
