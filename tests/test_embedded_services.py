@@ -105,3 +105,28 @@ def test_a_busy_preferred_port_is_not_fatal(redis_server, tmp_path):
         assert redis.Redis.from_url(url).ping()
     finally:
         blocker.close()
+
+
+@pytest.mark.django_db
+def test_the_event_writer_drains_the_embedded_redis(redis_server, settings):
+    # given events queued in the embedded Redis (6.2, which `make run` uses)
+    import datetime
+    import uuid
+
+    from tracking import writer
+    from tracking.models import Event
+
+    settings.REDIS_URL = redis_server.ensure_running()
+    client = writer.redis_client()
+    assert client.info("server")["redis_version"].startswith("6.")
+    at = datetime.datetime.now(datetime.UTC).isoformat()
+    events = [
+        {"uid": str(uuid.uuid4()), "type": "custom", "occurred_at": at, "url": "", "properties": {}}
+        for _ in range(3)
+    ]
+    writer.enqueue(events, client)
+    # when the writer drains it (claiming pending batches first, as every run does)
+    stored = writer.drain()
+    # then every event is a row
+    assert stored == 3
+    assert Event.objects.filter(event_uid__in=[e["uid"] for e in events]).count() == 3

