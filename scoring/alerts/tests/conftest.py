@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import email
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -46,6 +47,11 @@ class HookServer:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 request = {"headers": dict(self.headers), "body": body}
+                if self.path != owner.path:  # as Slack answers a hook that does not exist
+                    self.send_response(404)
+                    self.end_headers()
+                    self.wfile.write(b"no_service")
+                    return
                 with owner._lock:
                     owner.requests.append(request)
                     hang, owner._hang_next = owner._hang_next, False
@@ -66,7 +72,9 @@ class HookServer:
         self.port = free_port()
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.port}/services/T000/B000/XXXX"
+        # Slack's incoming-webhook shape: /services/<workspace>/<channel hook>/<secret>
+        self.path = f"/services/T0KIZUKI/B0ALERTS/{secrets.token_urlsafe(18)}"
+        self.url = f"http://127.0.0.1:{self.port}{self.path}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> HookServer:
