@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -12,7 +11,6 @@ from django.utils.translation import ngettext
 
 from scoring.hotlists import services
 from scoring.hotlists.models import HotList, HotListMail, HotListMember, HotListRun
-from scoring.hotlists.tasks import dispatch_on_commit
 
 
 @admin.register(HotList)
@@ -69,9 +67,7 @@ class HotListAdmin(admin.ModelAdmin):
         made = 0
         for hot_list in queryset:
             try:
-                with transaction.atomic():
-                    run = services.hot_list_materialize(hot_list=hot_list, by=request.user)
-                    dispatch_on_commit()
+                run = services.hot_list_run_now(hot_list=hot_list, by=request.user)
             except ValidationError as exc:
                 self.message_user(
                     request,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.utils.translation import gettext as _
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -15,7 +14,6 @@ from leads.models import Segment
 from ma_core.api_permissions import ChangePermissions, RolePermissions
 from scoring.hotlists import selectors, services
 from scoring.hotlists.models import HotList, HotListRun
-from scoring.hotlists.tasks import dispatch_on_commit
 
 
 def _raise(exc: DjangoValidationError):
@@ -89,15 +87,13 @@ class HotListViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], permission_classes=[ChangePermissions])
     def run(self, request, pk=None):
         hot_list = self.get_object()
-        with transaction.atomic():
-            try:
-                run = services.hot_list_materialize(hot_list=hot_list, by=request.user)
-            except DjangoValidationError as exc:
-                raise serializers.ValidationError(
-                    {"segment": [_("The saved search has errors: %(errors)s")
-                                 % {"errors": " ".join(exc.messages)}]}
-                ) from exc  # fmt: skip
-            dispatch_on_commit()
+        try:
+            run = services.hot_list_run_now(hot_list=hot_list, by=request.user)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(
+                {"segment": [_("The saved search has errors: %(errors)s")
+                             % {"errors": " ".join(exc.messages)}]}
+            ) from exc  # fmt: skip
         return Response(HotListRunSerializer(run).data, status=status.HTTP_200_OK)
 
 

@@ -159,6 +159,17 @@ def hot_list_materialize(
     return run
 
 
+def hot_list_run_now(*, hot_list: HotList, by) -> HotListRun:
+    """Make this week's list by hand (admin action, API); its mails are sent
+    once the list is committed. Raises ValidationError for a broken search."""
+    from scoring.hotlists.tasks import dispatch_on_commit
+
+    with transaction.atomic():
+        run = hot_list_materialize(hot_list=hot_list, by=by)
+        dispatch_on_commit()
+    return run
+
+
 def _write_reasons(*, run: HotListRun, added_at: datetime.datetime) -> None:
     """Store why each newly added member scores what it does, set-based.
 
