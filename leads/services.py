@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
@@ -231,6 +232,50 @@ def leads_set_owner(*, lead_ids: Iterable[int], owner) -> int:
     if changed:
         _on_commit_send(signals.owner_changed, lead_ids=changed, owner_id=owner_id)
     return len(changed)
+
+
+#: Lead fields an automation (a scenario action) may set on many leads at once.
+BULK_SETTABLE_FIELDS = ("stage", "title", "phone", "department")
+
+
+def check_bulk_field(*, field: str, value) -> dict:
+    """``{"field", "value"}`` cleaned for ``leads_set_field``: a stage from
+    its choices, a short text for the other built-in fields, or an active
+    custom field as ``custom.<key>``."""
+    from leads.models import Stage
+
+    field = str(field or "").strip()
+    if field == "stage":
+        if value not in Stage.values:
+            raise ValidationError(_("A stage is one of: %(s)s.") % {"s": ", ".join(Stage.values)})
+        return {"field": field, "value": value}
+    if field in BULK_SETTABLE_FIELDS:
+        return {"field": field, "value": str(value or "")[:200]}
+    key = field.removeprefix("custom.")
+    if key not in active_fields():
+        raise ValidationError(_("Unknown field “%(f)s”.") % {"f": field})
+    return {"field": f"custom.{key}", "value": value}
+
+
+def leads_set_field(*, lead_ids: Iterable[int], field: str, value) -> int:
+    """Set one field on these leads in one UPDATE (checked by
+    ``check_bulk_field``). Returns how many rows were written."""
+    cleaned = check_bulk_field(field=field, value=value)
+    field, value, ids = cleaned["field"], cleaned["value"], list(lead_ids)
+    with connection.cursor() as cursor:
+        if field.startswith("custom."):
+            cursor.execute(
+                "UPDATE leads_lead SET custom = custom || jsonb_build_object(%s::text, %s::jsonb),"
+                " updated_at = %s WHERE id = ANY(%s::bigint[])",
+                [field.removeprefix("custom."), json.dumps(value), timezone.now(), ids],
+            )
+        else:  # one of BULK_SETTABLE_FIELDS, never user text
+            cursor.execute(
+                f"UPDATE leads_lead SET {field} = %s, updated_at = %s "  # noqa: S608
+                "WHERE id = ANY(%s::bigint[])",
+                [value, timezone.now(), ids],
+            )
+        return cursor.rowcount
 
 
 # -- tags -----------------------------------------------------------------------

@@ -45,6 +45,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.models import ActorKind, Lead
+from leads.services import leads_set_field
 from scenarios.models import Scenario, ScenarioAction, ScenarioEnrollment, ScenarioStep, Send
 
 log = logging.getLogger(__name__)
@@ -576,25 +577,6 @@ def _insert_actions(cursor, step: ScenarioStep, runs: list[Run], now) -> None:
     )
 
 
-def _set_field(cursor, config: dict, lead_ids: list[int], now) -> None:
-    field_name, value = config["field"], config["value"]
-    if field_name.startswith("custom."):
-        cursor.execute(
-            "UPDATE leads_lead SET custom = custom || jsonb_build_object(%s::text, %s::jsonb), "
-            "updated_at = %s WHERE id = ANY(%s::bigint[])",
-            [field_name.removeprefix("custom."), json.dumps(value), now, lead_ids],
-        )
-        return
-    from scenarios.graph import BUILTIN_FIELDS
-
-    assert field_name in BUILTIN_FIELDS  # checked when the graph was saved
-    cursor.execute(
-        f"UPDATE leads_lead SET {field_name} = %s, updated_at = %s "  # noqa: S608
-        "WHERE id = ANY(%s::bigint[])",
-        [value, now, lead_ids],
-    )
-
-
 def _act(cursor, step: ScenarioStep, runs: list[Run], now, steps_by_key) -> set[int] | None:
     """Do one step for a group of runs. Returns, for a branch, the runs that
     take the "yes" edge; None for other kinds."""
@@ -617,7 +599,7 @@ def _act(cursor, step: ScenarioStep, runs: list[Run], now, steps_by_key) -> set[
             source_ref=f"scenario {step.scenario_id}",
         )  # fmt: skip
     elif kind == "set_field":
-        _set_field(cursor, step.config, lead_ids, now)
+        leads_set_field(lead_ids=lead_ids, field=step.config["field"], value=step.config["value"])
     elif kind == "add_to_list":
         from leads.models import StaticList
 

@@ -29,7 +29,6 @@ KINDS = (
 SCENARIO_MAIL = "scenario_mail"
 MAX_STEPS = 200
 WEEKDAY_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-BUILTIN_FIELDS = ("stage", "title", "phone", "department")
 
 
 @dataclass
@@ -292,21 +291,12 @@ def _check_tag(config: dict) -> dict:
 
 
 def _check_set_field(config: dict) -> dict:
-    from leads.custom_fields import active_fields
-    from leads.models import Stage
+    from leads.services import check_bulk_field
 
-    field = str(config.get("field") or "").strip()
-    value = config.get("value")
-    if field == "stage":
-        if value not in Stage.values:
-            raise _fail(_("A stage is one of: %(s)s.") % {"s": ", ".join(Stage.values)})
-        return {"field": field, "value": value}
-    if field in BUILTIN_FIELDS:
-        return {"field": field, "value": str(value or "")[:200]}
-    key = field.removeprefix("custom.")
-    if key not in active_fields():
-        raise _fail(_("Unknown field “%(f)s”.") % {"f": field})
-    return {"field": f"custom.{key}", "value": value}
+    try:
+        return check_bulk_field(field=config.get("field"), value=config.get("value"))
+    except ValidationError as exc:
+        raise _fail(" ".join(exc.messages)) from exc
 
 
 def _check_list(config: dict) -> dict:
