@@ -142,7 +142,10 @@ class Lead(models.Model):
             ),
             models.Index(fields=["owner", "-id"], name="leads_lead_owner"),
             models.Index(fields=["stage", "-id"], name="leads_lead_stage"),
-            models.Index(fields=["rank", "-score"], name="leads_lead_rank_score"),
+            # Rank only, never score: an UPDATE that changes no indexed column
+            # can stay on its page (a HOT update) and skip all ten indexes, which
+            # is what keeps rescoring a million leads cheap (scoring.services).
+            models.Index(fields=["rank"], name="leads_lead_rank"),
             models.Index(fields=["company"], name="leads_lead_company"),
             models.Index(fields=["-created_at"], name="leads_lead_created"),
         ]

@@ -340,7 +340,9 @@ def score_leads(
             WHERE d.day >= %(first_day)s AND d.day <= %(today)s {only.format(column="d.lead_id")}
             GROUP BY d.lead_id
         ),"""  # noqa: S608 - fixed fragments
-    scope = "SELECT id FROM leads_lead" + ("" if ids is None else " WHERE id = ANY(%(ids)s)")  # noqa: S608
+    scope = "SELECT id, score, rank FROM leads_lead" + (  # noqa: S608
+        "" if ids is None else " WHERE id = ANY(%(ids)s)"
+    )
     sql = f"""
         WITH scope AS ({scope}),{ledger}
         tags AS (
@@ -350,7 +352,7 @@ def score_leads(
         ),
         fit AS ({fit_sql}),
         ranked AS (
-            SELECT s.id, t.total AS score,
+            SELECT s.id, s.rank AS old_rank, t.total AS score,
                    CASE WHEN t.total >= %(hot)s THEN 'HOT' WHEN t.total >= %(warm)s THEN 'WARM'
                         ELSE 'COLD' END AS rank
             FROM scope s
@@ -361,12 +363,18 @@ def score_leads(
                 SELECT (COALESCE(b.points, 0) + COALESCE(tg.points, 0) + COALESCE(f.fit, 0))::int
                 AS total
             ) t
+            WHERE s.score IS DISTINCT FROM t.total
+               OR s.rank IS DISTINCT FROM
+                  CASE WHEN t.total >= %(hot)s THEN 'HOT' WHEN t.total >= %(warm)s THEN 'WARM'
+                       ELSE 'COLD' END
         ),
+        -- Only leads whose score or rank differ are written, and no index holds
+        -- score (leads migration 0006): most of these are heap-only updates.
         changed AS (
             UPDATE leads_lead l SET score = r.score, rank = r.rank
-            FROM ranked r, leads_lead old
-            WHERE l.id = r.id AND old.id = r.id AND (l.score <> r.score OR l.rank <> r.rank)
-            RETURNING l.id, old.rank AS old_rank, r.rank AS new_rank, r.score
+            FROM ranked r
+            WHERE l.id = r.id
+            RETURNING l.id, r.old_rank, r.rank AS new_rank, r.score
         ),
         moved AS (
             INSERT INTO scoring_rankchange (lead_id, old_rank, new_rank, score, changed_at)
