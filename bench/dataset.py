@@ -239,13 +239,15 @@ def generate(*, leads: int, events: int, seed: float = 0.2026) -> dict:
         {"leads": leads, "activities": max(1, leads // 20)},
     )
     started = time.perf_counter()
+    # VACUUM as autovacuum would have long since done on a live site: it sets
+    # the visibility map (index-only scans skip the heap) and summarizes the
+    # BRIN ranges of the events written after the index was created (without
+    # it a time-range scan reads whole partitions).
     with connection.cursor() as cursor:
-        cursor.execute(
-            "ANALYZE leads_company; ANALYZE leads_lead; ANALYZE leads_leadtag; "
-            "ANALYZE tracking_visitor; ANALYZE tracking_visit; ANALYZE tracking_event; "
-            "ANALYZE leads_activity"
-        )
-    timings["analyze"] = round(time.perf_counter() - started, 2)
+        for table in ("leads_company", "leads_lead", "leads_leadtag", "tracking_visitor",
+                      "tracking_visit", "tracking_event", "leads_activity"):  # fmt: skip
+            cursor.execute(f"VACUUM (ANALYZE) {table}")
+    timings["vacuum_analyze"] = round(time.perf_counter() - started, 2)
     _stored_marker()
     with connection.cursor() as cursor:
         cursor.execute(

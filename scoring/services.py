@@ -72,10 +72,12 @@ def rescore_in_background(*, reason: str, rule_ids: list[int] | None = None):
 #: wait, then write into the new one).
 LEDGER_LOCK = 0x4B5A4C44  # "KZLD"
 
-#: Memory for the rebuild's aggregate and index build (per statement, not per
-#: connection): with the default 4 MB the GROUP BY of a million ledger rows
-#: spills to disk and costs several times more.
-REBUILD_WORK_MEM = "256MB"
+#: Memory for the rebuild's aggregate and index build (this transaction only,
+#: not the connection's default): at 1M leads / 30M events the parallel GROUP BY
+#: holds about 6M (lead, rule, day) groups, roughly 900 MB in its final hash
+#: table (``hash_mem_multiplier`` 2 doubles this figure for hashing). With less
+#: it spills to disk in batches and costs several seconds more.
+REBUILD_WORK_MEM = "512MB"
 
 #: One row per (lead, rule, local day): the capped points, the points before
 #: the cap, the event count and the first/last event. ``{scope}`` narrows it.
@@ -250,25 +252,23 @@ def ledger_prune(*, now: datetime.datetime | None = None) -> int:
         return cursor.rowcount
 
 
-def _fit_sql(lead_ids: list[int] | None) -> tuple[str, list]:
-    """SELECT id AS lead_id, fit FROM leads_lead … : fit points from FitRules."""
+def _scope_sql() -> tuple[str, list]:
+    """SELECT id, score, rank, fit FROM leads_lead … : the leads to score with
+    their stored score and rank and their fit points from FitRules, in one scan
+    of ``leads_lead`` (no fit rule: fit is 0). Narrowed by the caller with
+    ``WHERE id = ANY(…)``, which PostgreSQL pushes into the scan."""
     from leads.segments import CompileContext, get_block
 
     attribute = get_block("attribute")
     context = CompileContext()
-    whens = []
+    total = Value(0)
     for rule in FitRule.objects.filter(is_active=True):
         params = attribute.validate(dict(rule.condition))
         condition = attribute.compile(params, context)
-        whens.append(Case(When(condition, then=Value(rule.points)), default=Value(0)))
+        total = total + Case(When(condition, then=Value(rule.points)), default=Value(0))
     queryset = Lead.objects.all()
-    if lead_ids is not None:
-        queryset = queryset.filter(pk__in=lead_ids)
-    total = Value(0)
-    for case in whens:
-        total = total + case
     queryset = queryset.annotate(fit=Coalesce(total, Value(0), output_field=IntegerField())).values(
-        "id", "fit"
+        "id", "score", "rank", "fit"
     )
     sql, params = queryset.query.sql_with_params()
     return sql, list(params)
@@ -293,7 +293,7 @@ def score_leads(
     now = now or timezone.now()
     ids = None if lead_ids is None else list(lead_ids)
     refresh = refresh_ledger and ids is not None
-    fit_sql, fit_params = _fit_sql(ids)
+    scope_sql, scope_params = _scope_sql()
     params: dict = {
         "ids": ids,
         "first_day": win.first_day,
@@ -303,11 +303,13 @@ def score_leads(
         "now": now,
         "tz": settings.TIME_ZONE,
         "start": win.start,
-        **{f"fit{i}": value for i, value in enumerate(fit_params)},
+        **{f"scope{i}": value for i, value in enumerate(scope_params)},
     }
-    # The fit query is compiled by Django with positional placeholders.
-    pieces = fit_sql.split("%s")
-    fit_sql = pieces[0] + "".join(f"%(fit{i})s{piece}" for i, piece in enumerate(pieces[1:]))
+    # The scope query is compiled by Django with positional placeholders.
+    pieces = scope_sql.split("%s")
+    scope_sql = pieces[0] + "".join(f"%(scope{i})s{piece}" for i, piece in enumerate(pieces[1:]))
+    if ids is not None:
+        scope_sql = f"SELECT * FROM ({scope_sql}) leads WHERE leads.id = ANY(%(ids)s)"  # noqa: S608
     only = "" if ids is None else " AND {column} = ANY(%(ids)s)"
     if refresh:
         ledger = f"""
@@ -340,17 +342,13 @@ def score_leads(
             WHERE d.day >= %(first_day)s AND d.day <= %(today)s {only.format(column="d.lead_id")}
             GROUP BY d.lead_id
         ),"""  # noqa: S608 - fixed fragments
-    scope = "SELECT id, score, rank FROM leads_lead" + (  # noqa: S608
-        "" if ids is None else " WHERE id = ANY(%(ids)s)"
-    )
     sql = f"""
-        WITH scope AS ({scope}),{ledger}
+        WITH scope AS ({scope_sql}),{ledger}
         tags AS (
             SELECT lt.lead_id, SUM(ta.points) AS points
             FROM leads_leadtag lt JOIN scoring_tagadjustment ta ON ta.tag_id = lt.tag_id
             WHERE true {only.format(column="lt.lead_id")} GROUP BY lt.lead_id
         ),
-        fit AS ({fit_sql}),
         ranked AS (
             SELECT s.id, s.rank AS old_rank, t.total AS score,
                    CASE WHEN t.total >= %(hot)s THEN 'HOT' WHEN t.total >= %(warm)s THEN 'WARM'
@@ -358,9 +356,8 @@ def score_leads(
             FROM scope s
             LEFT JOIN behaviour b ON b.lead_id = s.id
             LEFT JOIN tags tg ON tg.lead_id = s.id
-            LEFT JOIN fit f ON f.id = s.id
             CROSS JOIN LATERAL (
-                SELECT (COALESCE(b.points, 0) + COALESCE(tg.points, 0) + COALESCE(f.fit, 0))::int
+                SELECT (COALESCE(b.points, 0) + COALESCE(tg.points, 0) + s.fit)::int
                 AS total
             ) t
             WHERE s.score IS DISTINCT FROM t.total
@@ -385,6 +382,10 @@ def score_leads(
         UNION ALL SELECT (SELECT count(*) FROM changed), NULL, NULL, NULL
     """  # noqa: S608 - fixed fragments; every value is a parameter
     with transaction.atomic(), connection.cursor() as cursor:
+        if ids is None or len(ids) > 50_000:
+            # Every lead: the per-lead sums and the joins stay in memory instead
+            # of spilling to disk in batches (this statement only).
+            cursor.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
         if refresh:
             cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [LEDGER_LOCK])
         cursor.execute(sql, params)
