@@ -79,16 +79,21 @@ def _load(url: str, concurrency: int, seconds: float, body: str | None = None) -
     return json.loads(result.stdout)
 
 
-def _best_rate(runs: dict[int, list[dict]]) -> float:
+def _best_rate(runs: dict[int, list[dict]]) -> tuple[float, bool]:
     """Per level the median of its rounds; the best level that kept p99 ≤ 50 ms
-    (median) with no errors."""
-    best = 0.0
+    (median) with no errors, and True. When no level kept that latency (a
+    machine busy with other work), the best error-free level and False, so the
+    figure still says what was served and the workload text says the limit was
+    missed."""
+    within, any_level = 0.0, 0.0
     for rounds in runs.values():
         if any(r["errors"] for r in rounds):
             continue
+        rate = statistics.median(r["rate"] for r in rounds)
+        any_level = max(any_level, rate)
         if statistics.median(r["p99_ms"] for r in rounds) <= P99_LIMIT_MS:
-            best = max(best, statistics.median(r["rate"] for r in rounds))
-    return best
+            within = max(within, rate)
+    return (within, True) if within else (any_level, False)
 
 
 def run(size: dict) -> list[Figure]:
@@ -135,7 +140,10 @@ def run(size: dict) -> list[Figure]:
             for c in levels:
                 hello_runs[c].append(_load(hello_url, c, seconds))
                 collect_runs[c].append(_load(collect_url, c, seconds, body))
-        hello_rate, collect_rate = _best_rate(hello_runs), _best_rate(collect_runs)
+        (hello_rate, hello_ok), (collect_rate, collect_ok) = (
+            _best_rate(hello_runs),
+            _best_rate(collect_runs),
+        )
         # Every answered request was accepted (202) unless counted as an error;
         # wrk may stop with a few requests in flight, so rows can exceed this.
         every = [warm, *(r for runs in collect_runs.values() for r in runs)]
@@ -154,7 +162,9 @@ def run(size: dict) -> list[Figure]:
             bench_id="B1",
             workload=f"POST /t/collect, 1 page view per request, load by "
             f"{'wrk' if WRK else 'bench.loadgen'} ({len(levels)} levels x {rounds} rounds x "
-            f"{seconds:g} s); stored {stored}/{accepted}, event-to-row lag {lag:.2f} s",
+            f"{seconds:g} s); stored {stored}/{accepted}, event-to-row lag {lag:.2f} s"
+            + ("" if hello_ok else "; no hello level kept p99 ≤ 50 ms")
+            + ("" if collect_ok else "; no collect level kept p99 ≤ 50 ms"),
             figure="max rate with p99 ≤ 50 ms, no errors",
             unit="req/s",
             value=collect_rate,
