@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import os
+import re
 import socket
 import uuid
 
@@ -83,15 +84,24 @@ def ensure_group(client: redis.Redis) -> None:
 
 
 def enqueue(events: list[dict], client: redis.Redis | None = None) -> None:
-    """Hand normalized events to the stream (raises redis.RedisError when down)."""
+    """Hand normalized events to the stream (raises redis.RedisError when down).
+
+    Each entry is the event as one line of COPY text (``_line``): the writer
+    copies a batch of them into its staging table as they are."""
     client = client or redis_client()
     if len(events) == 1:  # the common case (one page view): no pipeline object
-        client.xadd(STREAM, {"e": json.dumps(events[0], ensure_ascii=False)})
+        client.xadd(STREAM, {"c": _line(events[0])})
         return
     pipe = client.pipeline(transaction=False)
     for event in events:
-        pipe.xadd(STREAM, {"e": json.dumps(event, ensure_ascii=False)})
+        pipe.xadd(STREAM, {"c": _line(event)})
     pipe.execute()
+
+
+@functools.lru_cache(maxsize=4)
+def _raw_client_for(url: str) -> redis.Redis:
+    # The writer reads entries as bytes: they go to COPY as they are.
+    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
 
 
 def drain(max_batches: int = 20, consumer: str | None = None) -> int:
@@ -99,7 +109,7 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
 
     Safe to run in several workers at once: each batch goes to one consumer.
     """
-    client = redis_client()
+    client = _raw_client_for(settings.REDIS_URL)
     ensure_group(client)
     consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
     total = 0
@@ -124,15 +134,20 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
 
 def _store_and_ack(client: redis.Redis, messages: list) -> int:
     ids = []
-    docs = []
+    lines = []
     for message_id, fields in messages:
         ids.append(message_id)
-        doc = fields.get("e") if fields else None
-        if doc:
-            docs.append(doc)
+        line = fields.get(b"c") if fields else None
+        if line is not None:
+            lines.append(line)
+        elif fields and b"e" in fields:  # written as JSON by an earlier version
+            try:
+                lines.append(_line(json.loads(fields[b"e"])).encode())
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.warning("dropping an unreadable stream entry %s (%s)", message_id, exc)
         else:  # an entry deleted while pending comes back without fields
             log.warning("dropping an unreadable stream entry %s", message_id)
-    _write_documents(docs)
+    _write_lines(lines)
     # Acknowledge only after the batch is committed: a crash before this line
     # leaves it pending, and the redelivered copy is stored once (event_uid).
     pipe = client.pipeline(transaction=False)
@@ -146,25 +161,48 @@ def write_batch(events: list[dict]) -> int:
     """Store normalized events and update derived state. Returns rows written."""
     if not events:
         return 0
-    return _write_documents([_document(event) for event in events])
+    return _write_lines([_line(event).encode() for event in events])
 
 
-def _document(event: dict) -> str:
-    event = dict(event, occurred_at=_as_datetime(event["occurred_at"]).isoformat())
-    _without_nul(event)
-    return json.dumps(event, ensure_ascii=False, allow_nan=False, default=str)
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r\x00]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
 
 
-def _without_nul(event: dict) -> None:
-    """PostgreSQL text and jsonb cannot hold NUL, which a browser can send
-    inside valid JSON. It is dropped, so one such event never blocks a batch."""
-    for key in ("url", "title", "referrer"):
-        value = event.get(key)
-        if isinstance(value, str) and "\x00" in value:
-            event[key] = value.replace("\x00", "")
+def _text(value) -> str:
+    """A value as COPY text: backslash, tab and line ends escaped; NUL,
+    which PostgreSQL text cannot hold and a browser can send inside valid
+    JSON, dropped (so one such event never blocks a batch)."""
+    value = "" if value is None else str(value)
+    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
+
+
+def _line(event: dict) -> str:
+    """A normalized event as one line of COPY text, in the columns of
+    ``kizuki_writer_ev`` (``\\N`` is NULL)."""
     props = event.get("properties")
-    if props and "\\u0000" in json.dumps(props):
-        event["properties"] = _drop_nul(props)
+    if props:
+        props_json = json.dumps(props, ensure_ascii=False)
+        if "\\u0000" in props_json:
+            props_json = json.dumps(_drop_nul(props), ensure_ascii=False)
+    else:
+        props_json = "{}"
+    site_id, lead_id = event.get("site_id"), event.get("lead_id")
+    return "\t".join(
+        (
+            _text(event["uid"]),
+            _as_datetime(event["occurred_at"]).isoformat(),
+            _text(event.get("type") or ""),
+            "\\N" if site_id is None else str(int(site_id)),
+            _text(event.get("anon_id")) if event.get("anon_id") else "\\N",
+            "\\N" if lead_id is None else str(int(lead_id)),
+            _text(event.get("url") or ""),
+            _text(event.get("title") or ""),
+            _text(event.get("referrer") or ""),
+            _text(props_json),
+            _text(event.get("ua") or ""),
+            _text(event.get("ip")) if event.get("ip") else "\\N",
+        )
+    )
 
 
 def _drop_nul(value):
@@ -186,56 +224,42 @@ def _as_datetime(value) -> datetime.datetime:
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, datetime.UTC)
 
 
-#: What a document may not hold to go into COPY as it is: an escaped NUL
-#: (jsonb refuses it), NUL, a carriage return (a line end to COPY), and
-#: 0x1e and 0x1f (COPY's quote and delimiter below). json.dumps writes none
-#: but the first. Each is a fast substring search.
-_NEEDS_CARE = ("\\u0000", "\x00", "\r", "\x1e", "\x1f")
-
-
-def _cleaned(documents: list[str]) -> list[str]:
-    """Documents one by one: NUL dropped, unreadable ones dropped (logged)."""
-    kept = []
-    for doc in documents:
-        try:
-            event = json.loads(doc)
-            if not isinstance(event, dict):
-                raise TypeError("not an object")
-            uuid.UUID(str(event["uid"]))
-            kept.append(_document(event))
-        except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            log.warning("dropping an unreadable event (%s): %.200s", exc, doc)
-    return kept
-
-
 class _Raced(Exception):
     """Another writer created one of the batch's new visitors meanwhile."""
 
 
-def _write_documents(documents: list[str]) -> int:
-    if not documents:
+_COPY_EVENTS = (
+    "COPY kizuki_writer_ev (uid, occurred_at, type, site_id, anon_id, lead_id, url, title, "
+    "referrer, properties, ua, ip) FROM STDIN"
+)
+_COPY_ERRORS = (DataError, IntegrityError, psycopg2.DataError, psycopg2.IntegrityError)
+
+
+def _write_lines(lines: list[bytes]) -> int:
+    if not lines:
         return 0
-    text = "\n".join(documents)
-    if text.count("\n") != len(documents) - 1 or any(c in text for c in _NEEDS_CARE):
-        documents = _cleaned(documents)
-        text = "\n".join(documents)
+    text = b"\n".join(lines)
+    # A line from another producer could hold a raw line end: take it alone.
+    one_by_one = text.count(b"\n") != len(lines) - 1
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_STAGING_DDL)
         for attempt in range(3):
             try:
                 with transaction.atomic():  # a savepoint: a failed try leaves nothing
-                    found = _stage(cursor, text)
+                    cursor.execute("TRUNCATE kizuki_writer_ev, kizuki_writer_split")
+                    if one_by_one:
+                        _copy_one_by_one(cursor, lines)
+                    else:
+                        cursor.cursor.copy_expert(_COPY_EVENTS, io.BytesIO(text))
+                    found = _stage(cursor)
                     _insert_visitors(cursor, found)
                 break
-            except (DataError, IntegrityError, psycopg2.DataError, psycopg2.IntegrityError):
-                if attempt:
+            except _COPY_ERRORS:
+                # A line that is not an event (an unreadable time or id, a
+                # column too many): the next try keeps the readable lines.
+                if one_by_one:
                     raise
-                # e.g. a document that is not JSON, an unreadable time or id:
-                # take the batch apart in Python and store what is readable.
-                documents = _cleaned(documents)
-                if not documents:
-                    return 0
-                text = "\n".join(documents)
+                one_by_one = True
             except _Raced:
                 # The next try finds those visitors and adds to them.
                 if attempt == 2:
@@ -250,15 +274,22 @@ def _write_documents(documents: list[str]) -> int:
     return written
 
 
-#: Session-local staging tables (a writer's own; nothing is logged).
-#: ``kizuki_writer_in`` holds the documents as COPY brought them,
-#: ``kizuki_writer_ev`` the parsed events, and ``kizuki_writer_split`` each
-#: event's visitor and visit (narrow rows: the sorts of the split stay small).
+def _copy_one_by_one(cursor, lines: list[bytes]) -> None:
+    for line in lines:
+        try:
+            with transaction.atomic():
+                cursor.cursor.copy_expert(_COPY_EVENTS, io.BytesIO(line.replace(b"\n", b" ")))
+        except _COPY_ERRORS as exc:
+            log.warning("dropping an unreadable event (%s): %.200r", exc, line)
+
+
+#: Session-local staging tables (a writer's own; nothing is logged):
+#: ``kizuki_writer_ev`` holds the events as COPY brought them,
+#: ``kizuki_writer_split`` each event's visitor and visit (narrow rows: the
+#: sorts of the split stay small).
 _STAGING_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS kizuki_writer_in (
-    seq bigint GENERATED ALWAYS AS IDENTITY, doc jsonb NOT NULL);
 CREATE TEMP TABLE IF NOT EXISTS kizuki_writer_ev (
-    seq bigint NOT NULL, uid uuid NOT NULL, occurred_at timestamptz NOT NULL,
+    seq bigint GENERATED ALWAYS AS IDENTITY, uid uuid NOT NULL, occurred_at timestamptz NOT NULL,
     type text NOT NULL, site_id integer, anon_id text, lead_id bigint,
     url text NOT NULL, title text NOT NULL, referrer text NOT NULL, properties jsonb NOT NULL,
     ua text NOT NULL, ip text);
@@ -282,25 +313,10 @@ _FALSY_JSON = "('null', 'false', '0', '\"\"', '[]', '{}')"
 #: ``absent_days``. Returned: the batch's distinct user agents, new
 #: visitors' IP addresses, months (partitions), absences, and how many new
 #: visitors there are.
-_STAGE_SQL = f"""
+_STAGE_SQL = """
 WITH parsed AS (
-    INSERT INTO kizuki_writer_ev
-    SELECT seq,
-           (doc->>'uid')::uuid,
-           (doc->>'occurred_at')::timestamptz,
-           coalesce(doc->>'type', ''),
-           (doc->>'site_id')::integer,
-           nullif(doc->>'anon_id', ''),
-           (doc->>'lead_id')::bigint,
-           coalesce(doc->>'url', ''),
-           coalesce(doc->>'title', ''),
-           coalesce(doc->>'referrer', ''),
-           CASE WHEN doc->'properties' IS NULL OR doc->'properties' IN {_FALSY_JSON}
-                THEN '{{}}'::jsonb ELSE doc->'properties' END,
-           coalesce(doc->>'ua', ''),
-           nullif(doc->>'ip', '')
-    FROM kizuki_writer_in
-    RETURNING seq, occurred_at, type = %(page_view)s AS page_view, site_id, anon_id, ua, ip
+    SELECT seq, occurred_at, type = %(page_view)s AS page_view, site_id, anon_id, ua, ip
+    FROM kizuki_writer_ev
 ), browsers AS (
     SELECT b.site_id, b.anon_id, v.lead_id AS visitor_lead, v.id IS NULL AS new_visitor,
            coalesce(v.id, nextval(%(visitor_seq)s::regclass)) AS visitor_id,
@@ -323,13 +339,18 @@ WITH parsed AS (
            b.visitor_id IS NOT NULL AND row_number() OVER browser = 1 AS first_of_visitor,
            b.visitor_id IS NOT NULL
            AND coalesce(p.occurred_at - greatest(b.open_last, lag(p.occurred_at) OVER browser)
-                        >= %(gap)s, true) AS starts_visit,
-           greatest(ll.last, lag(p.occurred_at) OVER lead) AS lead_previous
+                        >= %(gap)s, true) AS starts_visit
     FROM parsed p
     LEFT JOIN browsers b ON b.site_id = p.site_id AND b.anon_id = p.anon_id
-    LEFT JOIN lead_last ll ON ll.lead_id = b.visitor_lead
-    WINDOW browser AS (PARTITION BY b.visitor_id ORDER BY p.occurred_at, p.seq),
-           lead AS (PARTITION BY b.visitor_lead ORDER BY p.occurred_at, p.seq)
+    WINDOW browser AS (PARTITION BY b.visitor_id ORDER BY p.occurred_at, p.seq)
+), lead_events AS (
+    -- each known lead's latest visit or event before this one (sorts only those events)
+    SELECT p.seq,
+           greatest(ll.last, lag(p.occurred_at)
+                    OVER (PARTITION BY ll.lead_id ORDER BY p.occurred_at, p.seq)) AS previous
+    FROM parsed p
+    JOIN browsers b ON b.site_id = p.site_id AND b.anon_id = p.anon_id
+    JOIN lead_last ll ON ll.lead_id = b.visitor_lead
 ), split AS (
     SELECT w.*,
            -- the latest visit start so far names this event's visit
@@ -345,12 +366,12 @@ WITH parsed AS (
            coalesce(p.new_visitor, false), p.first_of_visitor,
            CASE WHEN p.visit_started IS NULL THEN p.open_visit ELSE s.visit_id END,
            p.starts_visit,
-           CASE WHEN p.starts_visit AND p.visitor_lead IS NOT NULL
-                     AND p.occurred_at - p.lead_previous >= %(absence)s
-                THEN floor(extract(epoch FROM p.occurred_at - p.lead_previous) / 86400)
+           CASE WHEN p.starts_visit AND p.occurred_at - l.previous >= %(absence)s
+                THEN floor(extract(epoch FROM p.occurred_at - l.previous) / 86400)
            END
     FROM split p
     LEFT JOIN starts s ON s.visitor_id = p.visitor_id AND s.occurred_at = p.visit_started
+    LEFT JOIN lead_events l ON l.seq = p.seq
     RETURNING seq, occurred_at, new_visitor AND first_of_visitor AS first_of_new, absent_days
 )
 SELECT 'ua', ua, NULL::bigint, NULL::integer FROM parsed GROUP BY ua
@@ -364,7 +385,7 @@ SELECT 'month', to_char(date_trunc('month', occurred_at AT TIME ZONE 'UTC'), 'YY
   FROM parsed GROUP BY 2
 UNION ALL
 SELECT 'absent', NULL, seq, absent_days FROM staged WHERE absent_days IS NOT NULL
-"""  # noqa: S608 - constants only; values are parameters
+"""
 
 
 @functools.cache
@@ -378,12 +399,7 @@ def _sequences() -> dict[str, str]:
     return {"visitor_seq": visitor_seq, "visit_seq": visit_seq}
 
 
-def _stage(cursor, text: str) -> dict:
-    cursor.execute("TRUNCATE kizuki_writer_in, kizuki_writer_ev, kizuki_writer_split")
-    cursor.cursor.copy_expert(
-        "COPY kizuki_writer_in (doc) FROM STDIN (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')",
-        io.StringIO(text),
-    )
+def _stage(cursor) -> dict:
     cursor.execute(
         _STAGE_SQL,
         {
@@ -425,15 +441,16 @@ def _ensure_partitions(months: list[str]) -> None:
 #: The visitor's first touch and a visit's source: UTM parameters that are
 #: set, and the referrer (first 500 characters).
 def _touch_sql(e: str) -> str:
-    return f"""(
-        (SELECT coalesce(jsonb_object_agg(j.key, j.value), '{{}}'::jsonb)
-         FROM jsonb_each(CASE WHEN jsonb_typeof({e}.properties) = 'object'
-                              THEN {e}.properties ELSE '{{}}'::jsonb END) j
-         WHERE j.key IN ('utm_source', 'utm_medium', 'utm_campaign')
-           AND j.value NOT IN {_FALSY_JSON})
-        || CASE WHEN {e}.referrer <> ''
-                THEN jsonb_build_object('referrer', left({e}.referrer, 500))
-                ELSE '{{}}'::jsonb END)"""  # noqa: S608 - e is a table alias of ours
+    utm = [
+        f"CASE WHEN {e}.properties->'{key}' NOT IN {_FALSY_JSON} "
+        f"THEN jsonb_build_object('{key}', {e}.properties->'{key}') ELSE '{{}}'::jsonb END"
+        for key in ("utm_source", "utm_medium", "utm_campaign")
+    ]
+    referrer = (
+        f"CASE WHEN {e}.referrer <> '' "
+        f"THEN jsonb_build_object('referrer', left({e}.referrer, 500)) ELSE '{{}}'::jsonb END"
+    )
+    return "(" + " || ".join([*utm, referrer]) + ")"
 
 
 _DEVICES = "unnest(%(uas)s::text[], %(devices)s::text[]) AS d(ua, device)"
@@ -522,7 +539,6 @@ SELECT e.uid, e.occurred_at, e.type, e.site_id, s.visitor_id, s.visit_id,
        coalesce(e.lead_id, s.visitor_lead), e.url, e.title, e.referrer, e.properties
 FROM kizuki_writer_ev e
 JOIN kizuki_writer_split s ON s.seq = e.seq
-ON CONFLICT (event_uid, occurred_at) DO NOTHING
 """  # noqa: S608 - constants only; values are parameters
 
 #: A returned_after_absence event beside the event that starts the visit:
@@ -532,7 +548,7 @@ WITH absent AS (
     SELECT * FROM unnest(%(seqs)s::bigint[], %(uids)s::uuid[], %(gaps)s::int[])
         AS a(seq, uid, gap)
 ), event AS (
-    INSERT INTO kizuki_writer_ev
+    INSERT INTO kizuki_writer_ev OVERRIDING SYSTEM VALUE
     SELECT -e.seq, a.uid, e.occurred_at, %(type)s, e.site_id, e.anon_id,
            coalesce(e.lead_id, s.visitor_lead), e.url, '', '',
            jsonb_build_object('gap_days', a.gap), e.ua, e.ip
@@ -565,10 +581,14 @@ def _store(cursor, found: dict) -> int:
                 "type": EventType.RETURNED_AFTER_ABSENCE,
             },
         )
-    cursor.execute(
-        _STORE_SQL,
-        {"uas": found["ua"], "devices": found["devices"], "page_view": EventType.PAGE_VIEW},
-    )
+    params = {"uas": found["ua"], "devices": found["devices"], "page_view": EventType.PAGE_VIEW}
+    try:
+        # Plain INSERT first: ON CONFLICT costs a lookup per row, and a batch
+        # stored twice (a redelivery, a browser that sent twice) is rare.
+        with transaction.atomic():
+            cursor.execute(_STORE_SQL, params)
+    except IntegrityError:
+        cursor.execute(_STORE_SQL + " ON CONFLICT (event_uid, occurred_at) DO NOTHING", params)
     return cursor.rowcount
 
 
