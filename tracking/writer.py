@@ -228,10 +228,12 @@ class _Raced(Exception):
     """Another writer created one of the batch's new visitors meanwhile."""
 
 
-_COPY_EVENTS = (
-    "COPY kizuki_writer_ev (uid, occurred_at, type, site_id, anon_id, lead_id, url, title, "
-    "referrer, properties, ua, ip) FROM STDIN"
-)
+#: The columns of a stream entry's line (``_line``), in order.
+LINE_COLUMNS = (
+    "uid", "occurred_at", "type", "site_id", "anon_id", "lead_id", "url", "title", "referrer",
+    "properties", "ua", "ip",
+)  # fmt: skip
+_COPY_EVENTS = f"COPY kizuki_writer_ev ({', '.join(LINE_COLUMNS)}) FROM STDIN"
 _COPY_ERRORS = (DataError, IntegrityError, psycopg2.DataError, psycopg2.IntegrityError)
 
 
