@@ -100,8 +100,13 @@ def enqueue(events: list[dict], client: redis.Redis | None = None) -> None:
 
 @functools.lru_cache(maxsize=4)
 def _raw_client_for(url: str) -> redis.Redis:
-    # The writer reads entries as bytes: they go to COPY as they are.
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
+    # The writer reads entries as bytes (they go to COPY as they are), and
+    # takes stream replies as Redis sends them: [id, [field, value, ...]]
+    # per entry, no dict built for each.
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
+    for command in ("XREADGROUP", "XAUTOCLAIM"):
+        client.set_response_callback(command, lambda response, **options: response)
+    return client
 
 
 def drain(max_batches: int = 20, consumer: str | None = None) -> int:
@@ -122,10 +127,11 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
     if claimed:
         total += _store_and_ack(client, claimed)
     for _ in range(max_batches):
+        # RESP2: [[stream, [[id, [field, value]], ...]]]; RESP3: {stream: [...]}
         response = client.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=BATCH_SIZE)
         if not response:
             break
-        messages = response[0][1]
+        messages = next(iter(response.values())) if isinstance(response, dict) else response[0][1]
         if not messages:
             break
         total += _store_and_ack(client, messages)
@@ -137,12 +143,11 @@ def _store_and_ack(client: redis.Redis, messages: list) -> int:
     lines = []
     for message_id, fields in messages:
         ids.append(message_id)
-        line = fields.get(b"c") if fields else None
-        if line is not None:
-            lines.append(line)
-        elif fields and b"e" in fields:  # written as JSON by an earlier version
+        if fields and fields[0] == b"c" and len(fields) == 2:
+            lines.append(fields[1])
+        elif fields and fields[0] == b"e" and len(fields) == 2:  # JSON, by an earlier version
             try:
-                lines.append(_line(json.loads(fields[b"e"])).encode())
+                lines.append(_line(json.loads(fields[1])).encode())
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 log.warning("dropping an unreadable stream entry %s (%s)", message_id, exc)
         else:  # an entry deleted while pending comes back without fields
@@ -323,12 +328,19 @@ WITH parsed AS (
     SELECT b.site_id, b.anon_id, v.lead_id AS visitor_lead, v.id IS NULL AS new_visitor,
            coalesce(v.id, nextval(%(visitor_seq)s::regclass)) AS visitor_id,
            o.id AS open_visit, o.last_event_at AS open_last
-    FROM (SELECT DISTINCT site_id, anon_id FROM parsed
-          WHERE site_id IS NOT NULL AND anon_id IS NOT NULL) b
-    LEFT JOIN tracking_visitor v ON v.site_id = b.site_id AND v.anon_id = b.anon_id
+    FROM (SELECT site_id, anon_id, min(occurred_at) AS first FROM parsed
+          WHERE site_id IS NOT NULL AND anon_id IS NOT NULL
+          GROUP BY site_id, anon_id) b
+    LEFT JOIN LATERAL (
+        SELECT v.id, v.lead_id, v.last_seen_at FROM tracking_visitor v
+        WHERE v.site_id = b.site_id AND v.anon_id = b.anon_id
+    ) v ON true
+    -- The open visit ends at the visitor's last event at the latest: a
+    -- browser back 30 minutes or more after it starts a new visit anyway.
     LEFT JOIN LATERAL (
         SELECT t.id, t.last_event_at FROM tracking_visit t
-        WHERE t.visitor_id = v.id ORDER BY t.started_at DESC LIMIT 1
+        WHERE t.visitor_id = v.id AND b.first - v.last_seen_at < %(gap)s
+        ORDER BY t.started_at DESC LIMIT 1
     ) o ON true
 ), lead_last AS (
     SELECT l.lead_id,
