@@ -1,8 +1,9 @@
 """B2: the event write path from Redis into the partitioned table.
 
 Figure: rows/s of ``tracking.writer.drain`` — read batches from the Redis
-stream, visitors, visits, COPY into ``tracking_event``, acknowledge — for
-events already waiting in the stream (as after a burst of traffic).
+stream, COPY each into the writer's staging table, visitors, visits, INSERT
+… SELECT into ``tracking_event``, acknowledge — for events already waiting
+in the stream (as after a burst of traffic).
 Baseline: ``COPY … FROM STDIN`` (what ``psql \\copy`` does) of the very rows
 the writer stored, every column, into the same empty table, measured in the
 same run. Each figure is the median of several runs.

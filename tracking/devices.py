@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import socket
 
 from django.conf import settings
 
@@ -41,6 +42,14 @@ def truncate_ip(ip: str | None) -> str | None:
 
 @functools.lru_cache(maxsize=65536)
 def _truncated(ip: str, truncate: bool) -> str | None:
+    try:
+        # IPv4, the common case: inet_pton accepts exactly what ip_address
+        # does (four decimal parts, no leading zeros) at a fraction of the cost.
+        packed = socket.inet_pton(socket.AF_INET, ip)
+    except (OSError, ValueError):
+        pass
+    else:
+        return f"{packed[0]}.{packed[1]}.{packed[2]}.{0 if truncate else packed[3]}"
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:

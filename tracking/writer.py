@@ -1,36 +1,39 @@
 """The event write path: batches from Redis into the partitioned table.
 
-Events arrive normalized (``tracking.intake``) in a Redis stream. A writer
-reads a batch with a consumer group, stores it, then acknowledges it; a
-writer killed in between leaves the batch pending and another writer claims
-it after ``CLAIM_IDLE_MS``. Each event carries a client-made ``uid`` and the
-table has UNIQUE (event_uid, occurred_at), so a batch stored twice is stored
-once. Rows go in with COPY into a temporary table, then one INSERT … SELECT
-… ON CONFLICT DO NOTHING into ``tracking_event``.
+Events arrive normalized (``tracking.intake``) in a Redis stream, one JSON
+document per entry. A writer reads a batch with a consumer group, stores it,
+then acknowledges it; a writer killed in between leaves the batch pending and
+another writer claims it after ``CLAIM_IDLE_MS``. Each event carries a
+client-made ``uid`` and the table has UNIQUE (event_uid, occurred_at), so a
+batch stored twice is stored once.
 
-Derived state — visitors, visits (split at 30 minutes of inactivity),
-returned-after-absence events — is computed per batch and written
-set-based, never per lead.
+A batch is stored set-based, with no per-event Python: the documents go
+as they are (COPY) into a session-local staging table as ``jsonb``; one
+statement parses them, finds each browser's visitor and open visit, and
+splits visits (30 minutes of inactivity, window functions over each
+browser's events in time order); a second statement upserts the visitors,
+inserts the new visits, extends the open ones and inserts the events
+(``INSERT … SELECT … ON CONFLICT (event_uid, occurred_at) DO NOTHING``).
+Python only maps the batch's distinct user agents and new visitors' IP
+addresses (``tracking.devices``) and names returned-after-absence events.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
 import functools
 import io
 import json
 import logging
 import os
+import re
 import socket
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass, field
 
-import psycopg2.errors
+import psycopg2
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -43,11 +46,16 @@ log = logging.getLogger(__name__)
 
 STREAM = "kizuki:events"
 GROUP = "writers"
-#: Events per batch: ~1 KB each in memory, one COPY per batch.
+#: Events per batch: ~0.5 KB each in memory, one COPY per batch.
 BATCH_SIZE = 5000
 #: A batch pending this long belongs to a writer that died; another takes it.
 CLAIM_IDLE_MS = 60_000
 VISIT_GAP = datetime.timedelta(minutes=30)
+#: The event columns the writer fills (the rest take their defaults).
+COLUMNS = (
+    "event_uid", "occurred_at", "type", "site_id", "visitor_id", "visit_id", "lead_id", "url",
+    "title", "referrer", "properties",
+)  # fmt: skip
 
 
 def absence_days() -> int:
@@ -76,12 +84,29 @@ def ensure_group(client: redis.Redis) -> None:
 
 
 def enqueue(events: list[dict], client: redis.Redis | None = None) -> None:
-    """Hand normalized events to the stream (raises redis.RedisError when down)."""
+    """Hand normalized events to the stream (raises redis.RedisError when down).
+
+    Each entry is the event as one line of COPY text (``_line``): the writer
+    copies a batch of them into its staging table as they are."""
     client = client or redis_client()
+    if len(events) == 1:  # the common case (one page view): no pipeline object
+        client.xadd(STREAM, {"c": _line(events[0])})
+        return
     pipe = client.pipeline(transaction=False)
     for event in events:
-        pipe.xadd(STREAM, {"e": json.dumps(event, ensure_ascii=False)})
+        pipe.xadd(STREAM, {"c": _line(event)})
     pipe.execute()
+
+
+@functools.lru_cache(maxsize=4)
+def _raw_client_for(url: str) -> redis.Redis:
+    # The writer reads entries as bytes (they go to COPY as they are), and
+    # takes stream replies as Redis sends them: [id, [field, value, ...]]
+    # per entry, no dict built for each.
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=5)
+    for command in ("XREADGROUP", "XAUTOCLAIM"):
+        client.set_response_callback(command, lambda response, **options: response)
+    return client
 
 
 def drain(max_batches: int = 20, consumer: str | None = None) -> int:
@@ -89,7 +114,7 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
 
     Safe to run in several workers at once: each batch goes to one consumer.
     """
-    client = redis_client()
+    client = _raw_client_for(settings.REDIS_URL)
     ensure_group(client)
     consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
     total = 0
@@ -102,10 +127,11 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
     if claimed:
         total += _store_and_ack(client, claimed)
     for _ in range(max_batches):
+        # RESP2: [[stream, [[id, [field, value]], ...]]]; RESP3: {stream: [...]}
         response = client.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=BATCH_SIZE)
         if not response:
             break
-        messages = response[0][1]
+        messages = next(iter(response.values())) if isinstance(response, dict) else response[0][1]
         if not messages:
             break
         total += _store_and_ack(client, messages)
@@ -113,68 +139,75 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
 
 
 def _store_and_ack(client: redis.Redis, messages: list) -> int:
-    ids = [message_id for message_id, _fields in messages]
-    events = []
-    for _id, fields in messages:
-        try:
-            events.append(json.loads(fields["e"]))
-        except (KeyError, TypeError, ValueError):
-            log.warning("dropping an unreadable stream entry %s", _id)
-    write_batch(events)
+    ids = []
+    lines = []
+    for message_id, fields in messages:
+        ids.append(message_id)
+        if fields and fields[0] == b"c" and len(fields) == 2:
+            lines.append(fields[1])
+        elif fields and fields[0] == b"e" and len(fields) == 2:  # JSON, by an earlier version
+            try:
+                lines.append(_line(json.loads(fields[1])).encode())
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.warning("dropping an unreadable stream entry %s (%s)", message_id, exc)
+        else:  # an entry deleted while pending comes back without fields
+            log.warning("dropping an unreadable stream entry %s", message_id)
+    _write_lines(lines)
     # Acknowledge only after the batch is committed: a crash before this line
     # leaves it pending, and the redelivered copy is stored once (event_uid).
-    client.xack(STREAM, GROUP, *ids)
-    client.xdel(STREAM, *ids)
+    pipe = client.pipeline(transaction=False)
+    pipe.xack(STREAM, GROUP, *ids)
+    pipe.xdel(STREAM, *ids)
+    pipe.execute()
     return len(messages)
-
-
-@dataclass
-class _Visitor:
-    id: int
-    lead_id: int | None
-    last_seen_at: datetime.datetime | None
-    is_new: bool
-    events: list[dict] = field(default_factory=list)
 
 
 def write_batch(events: list[dict]) -> int:
     """Store normalized events and update derived state. Returns rows written."""
     if not events:
         return 0
-    for event in events:
-        event["occurred_at"] = _as_datetime(event["occurred_at"])
-        _without_nul(event)
-    events.sort(key=lambda e: e["occurred_at"])
-    _ensure_partitions_for(events)
-    with transaction.atomic():
-        visitors = _upsert_visitors(events)
-        extra = _assign_visits(visitors)
-        written = _copy_events(events + extra)
-        _update_visitors(visitors)
-    by_lead: dict[int, list[str]] = defaultdict(list)
-    earliest: dict[int, datetime.datetime] = {}
-    for event in events + extra:  # sorted by time: the first seen is the earliest
-        if lead := event.get("lead_id"):
-            by_lead[lead].append(event["type"])
-            earliest.setdefault(lead, event["occurred_at"])
-    if by_lead:
-        transaction.on_commit(
-            lambda: events_recorded.send(sender=None, by_lead=dict(by_lead), earliest=earliest),
-            robust=True,
-        )
-    return written
+    return _write_lines([_line(event).encode() for event in events])
 
 
-def _without_nul(event: dict) -> None:
-    """PostgreSQL text and jsonb cannot hold NUL, which a browser can send
-    inside valid JSON. It is dropped, so one such event never blocks a batch."""
-    for key in ("url", "title", "referrer"):
-        value = event.get(key)
-        if value and "\x00" in value:
-            event[key] = value.replace("\x00", "")
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r\x00]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+
+
+def _text(value) -> str:
+    """A value as COPY text: backslash, tab and line ends escaped; NUL,
+    which PostgreSQL text cannot hold and a browser can send inside valid
+    JSON, dropped (so one such event never blocks a batch)."""
+    value = "" if value is None else str(value)
+    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
+
+
+def _line(event: dict) -> str:
+    """A normalized event as one line of COPY text, in the columns of
+    ``kizuki_writer_ev`` (``\\N`` is NULL)."""
     props = event.get("properties")
-    if props and "\\u0000" in json.dumps(props):
-        event["properties"] = _drop_nul(props)
+    if props:
+        props_json = json.dumps(props, ensure_ascii=False)
+        if "\\u0000" in props_json:
+            props_json = json.dumps(_drop_nul(props), ensure_ascii=False)
+    else:
+        props_json = "{}"
+    site_id, lead_id = event.get("site_id"), event.get("lead_id")
+    return "\t".join(
+        (
+            _text(event["uid"]),
+            _as_datetime(event["occurred_at"]).isoformat(),
+            _text(event.get("type") or ""),
+            "\\N" if site_id is None else str(int(site_id)),
+            _text(event.get("anon_id")) if event.get("anon_id") else "\\N",
+            "\\N" if lead_id is None else str(int(lead_id)),
+            _text(event.get("url") or ""),
+            _text(event.get("title") or ""),
+            _text(event.get("referrer") or ""),
+            _text(props_json),
+            _text(event.get("ua") or ""),
+            _text(event.get("ip")) if event.get("ip") else "\\N",
+        )
+    )
 
 
 def _drop_nul(value):
@@ -189,338 +222,404 @@ def _drop_nul(value):
 
 def _as_datetime(value) -> datetime.datetime:
     if isinstance(value, datetime.datetime):
-        return value
+        return value if timezone.is_aware(value) else timezone.make_aware(value, datetime.UTC)
     parsed = parse_datetime(str(value))
     if parsed is None:
         raise ValueError(f"bad occurred_at {value!r}")
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, datetime.UTC)
 
 
-_known_months: set[datetime.date] = set()
+class _Raced(Exception):
+    """Another writer created one of the batch's new visitors meanwhile."""
 
 
-def _ensure_partitions_for(events: list[dict]) -> None:
-    months = {partitions.month_start(e["occurred_at"]) for e in events}
-    if months <= _known_months:
-        return
-    _known_months.update(partitions.existing_partitions())
-    missing = months - _known_months
-    if missing:
-        partitions.ensure_partitions(min(missing), max(missing))
-        _known_months.update(missing)
-
-
-def _upsert_visitors(events: list[dict]) -> dict[tuple[int, str], _Visitor]:
-    keys = {(e["site_id"], e["anon_id"]) for e in events if e.get("anon_id") and e.get("site_id")}
-    if not keys:
-        return {}
-    first_of = {}
-    for event in events:
-        key = (event.get("site_id"), event.get("anon_id"))
-        if key in keys and key not in first_of:
-            first_of[key] = event
-    site_ids = [k[0] for k in keys]
-    anon_ids = [k[1] for k in keys]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT v.id, v.site_id, v.anon_id, v.lead_id, v.last_seen_at
-            FROM tracking_visitor v
-            JOIN unnest(%s::int[], %s::text[]) AS k(site_id, anon_id)
-              ON v.site_id = k.site_id AND v.anon_id = k.anon_id
-            """,
-            [site_ids, anon_ids],
-        )
-        found = {
-            (site, anon): _Visitor(id=vid, lead_id=lead, last_seen_at=seen, is_new=False)
-            for vid, site, anon, lead, seen in cursor.fetchall()
-        }
-        new = [k for k in keys if k not in found]
-        if new:
-            rows = []
-            for site, anon in new:
-                first = first_of[(site, anon)]
-                rows.append(
-                    (
-                        site,
-                        anon,
-                        first["occurred_at"],
-                        device_type(first.get("ua", "")),
-                        truncate_ip(first.get("ip")),
-                        json.dumps(_touch(first), ensure_ascii=False),
-                    )
-                )
-            cursor.execute(
-                """
-                INSERT INTO tracking_visitor
-                    (site_id, anon_id, first_seen_at, last_seen_at, visit_count,
-                     page_view_count, device_type, ip, first_touch)
-                SELECT site_id, anon_id, seen, seen, 0, 0, device, ip::inet, touch::jsonb
-                FROM unnest(%s::int[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
-                            %s::text[]) AS r(site_id, anon_id, seen, device, ip, touch)
-                ON CONFLICT (site_id, anon_id) DO NOTHING
-                RETURNING id, site_id, anon_id, lead_id
-                """,
-                [list(col) for col in zip(*rows, strict=True)],
-            )
-            for vid, site, anon, lead in cursor.fetchall():
-                found[(site, anon)] = _Visitor(id=vid, lead_id=lead, last_seen_at=None, is_new=True)
-            missing = [k for k in new if k not in found]
-            if missing:  # inserted by a concurrent writer between our SELECT and INSERT
-                return _upsert_visitors(events)
-    for event in events:
-        visitor = found.get((event.get("site_id"), event.get("anon_id")))
-        if visitor is not None:
-            event["visitor_id"] = visitor.id
-            event["lead_id"] = event.get("lead_id") or visitor.lead_id
-            visitor.events.append(event)
-    return found
-
-
-def _touch(event: dict) -> dict:
-    props = event.get("properties") or {}
-    touch = {k: props[k] for k in ("utm_source", "utm_medium", "utm_campaign") if props.get(k)}
-    if event.get("referrer"):
-        touch["referrer"] = event["referrer"][:500]
-    return touch
-
-
-def _assign_visits(visitors: dict) -> list[dict]:
-    """Split each visitor's events into visits; return extra events to store
-    (returned_after_absence). Visits are created or extended in bulk."""
-    if not visitors:
-        return []
-    by_id = {v.id: v for v in visitors.values()}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT DISTINCT ON (visitor_id) visitor_id, id, last_event_at
-            FROM tracking_visit WHERE visitor_id = ANY(%s)
-            ORDER BY visitor_id, started_at DESC
-            """,
-            [list(by_id)],
-        )
-        open_visits = {vid: (visit_id, last) for vid, visit_id, last in cursor.fetchall()}
-        lead_ids = list({v.lead_id for v in by_id.values() if v.lead_id})
-        last_lead_visit = {}
-        if lead_ids:
-            cursor.execute(
-                "SELECT lead_id, max(last_event_at) FROM tracking_visit "
-                "WHERE lead_id = ANY(%s) GROUP BY lead_id",
-                [lead_ids],
-            )
-            last_lead_visit = dict(cursor.fetchall())
-
-    extra: list[dict] = []
-    new_visits: list[dict] = []
-    extended: dict[int, dict] = {}
-    absence = datetime.timedelta(days=absence_days())
-    for visitor in by_id.values():
-        visitor.new_visit_count = 0
-        current = open_visits.get(visitor.id)
-        current_visit: dict | None = None
-        if current is not None:
-            current_visit = {"id": current[0], "last": current[1], "page_views": 0}
-        for event in visitor.events:
-            starts_visit = current_visit is None or (
-                event["occurred_at"] - current_visit["last"] >= VISIT_GAP
-            )
-            if starts_visit:
-                previous = last_lead_visit.get(visitor.lead_id) if visitor.lead_id else None
-                current_visit = {
-                    "id": None,
-                    "key": uuid.uuid4().hex,
-                    "visitor_id": visitor.id,
-                    "lead_id": visitor.lead_id,
-                    "started": event["occurred_at"],
-                    "last": event["occurred_at"],
-                    "page_views": 0,
-                    "landing": event.get("url", "")[:2000],
-                    "referrer": event.get("referrer", "")[:2000],
-                    "utm": _touch(event),
-                    "device": device_type(event.get("ua", "")),
-                }
-                new_visits.append(current_visit)
-                visitor.new_visit_count += 1
-                if previous is not None and event["occurred_at"] - previous >= absence:
-                    event["_visit"] = current_visit
-                    extra.append(_absence_event(event, (event["occurred_at"] - previous).days))
-            current_visit["last"] = max(current_visit["last"], event["occurred_at"])
-            if event["type"] == EventType.PAGE_VIEW:
-                current_visit["page_views"] += 1
-            if visitor.lead_id:
-                last_lead_visit[visitor.lead_id] = current_visit["last"]
-            event["_visit"] = current_visit
-            if current_visit["id"] is not None:
-                extended[current_visit["id"]] = current_visit
-        visitor.page_views = sum(1 for e in visitor.events if e["type"] == EventType.PAGE_VIEW)
-        visitor.last = visitor.events[-1]["occurred_at"] if visitor.events else None
-
-    with connection.cursor() as cursor:
-        if new_visits:
-            cursor.execute(
-                """
-                INSERT INTO tracking_visit
-                    (visitor_id, lead_id, started_at, last_event_at, page_views,
-                     landing_url, referrer, utm, device_type)
-                SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[],
-                    %s::timestamptz[], %s::int[], %s::text[], %s::text[], %s::jsonb[],
-                    %s::text[])
-                RETURNING id
-                """,
-                [
-                    [v["visitor_id"] for v in new_visits],
-                    [v["lead_id"] for v in new_visits],
-                    [v["started"] for v in new_visits],
-                    [v["last"] for v in new_visits],
-                    [v["page_views"] for v in new_visits],
-                    [v["landing"] for v in new_visits],
-                    [v["referrer"] for v in new_visits],
-                    [json.dumps(v["utm"], ensure_ascii=False) for v in new_visits],
-                    [v["device"] for v in new_visits],
-                ],
-            )
-            # RETURNING follows the order of unnest's rows.
-            for visit, (visit_id,) in zip(new_visits, cursor.fetchall(), strict=True):
-                visit["id"] = visit_id
-        if extended:
-            cursor.execute(
-                """
-                UPDATE tracking_visit v
-                SET last_event_at = GREATEST(v.last_event_at, u.last),
-                    page_views = v.page_views + u.views
-                FROM unnest(%s::bigint[], %s::timestamptz[], %s::int[]) AS u(id, last, views)
-                WHERE v.id = u.id
-                """,
-                [
-                    list(extended),
-                    [v["last"] for v in extended.values()],
-                    [v["page_views"] for v in extended.values()],
-                ],
-            )
-    for visitor in by_id.values():
-        for event in visitor.events:
-            event["visit_id"] = event.pop("_visit")["id"]
-    for event in extra:
-        event["visit_id"] = event.pop("_visit")["id"]
-    return extra
-
-
-def _absence_event(event: dict, gap_days: int) -> dict:
-    return {
-        "uid": str(uuid.uuid5(uuid.UUID(event["uid"]), "returned_after_absence")),
-        "type": EventType.RETURNED_AFTER_ABSENCE,
-        "occurred_at": event["occurred_at"],
-        "site_id": event.get("site_id"),
-        "visitor_id": event.get("visitor_id"),
-        "lead_id": event.get("lead_id"),
-        "url": event.get("url", ""),
-        "title": "",
-        "referrer": "",
-        "properties": {"gap_days": gap_days},
-        "_visit": event["_visit"],
-    }
-
-
-COLUMNS = (
-    "event_uid", "occurred_at", "type", "site_id", "visitor_id", "visit_id", "lead_id", "url",
-    "title", "referrer", "properties",
+#: The columns of a stream entry's line (``_line``), in order.
+LINE_COLUMNS = (
+    "uid", "occurred_at", "type", "site_id", "anon_id", "lead_id", "url", "title", "referrer",
+    "properties", "ua", "ip",
 )  # fmt: skip
+_COPY_EVENTS = f"COPY kizuki_writer_ev ({', '.join(LINE_COLUMNS)}) FROM STDIN"
+_COPY_ERRORS = (DataError, IntegrityError, psycopg2.DataError, psycopg2.IntegrityError)
 
 
-#: COPY in CSV: the csv module (C) quotes what needs it. Only the id columns
-#: can be NULL; a text that happens to read \N stays text.
-COPY_OPTIONS = (
-    "(FORMAT csv, NULL '\\N', FORCE_NOT_NULL (event_uid, type, url, title, referrer, properties))"
-)
-
-
-def _copy_buffer(events: list[dict]) -> io.StringIO:
-    """Events as CSV rows (text already free of NUL: ``_without_nul``)."""
-    null, dumps = "\\N", json.dumps
-
-    def text(value) -> str:
-        return value or ""
-
-    def props(value) -> str:
-        return dumps(value, ensure_ascii=False) if value else "{}"
-
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(
-        (
-            e["uid"],
-            e["occurred_at"].isoformat(),
-            text(e["type"]),
-            null if (site := e.get("site_id")) is None else site,
-            null if (visitor := e.get("visitor_id")) is None else visitor,
-            null if (visit := e.get("visit_id")) is None else visit,
-            null if (lead := e.get("lead_id")) is None else lead,
-            text(e.get("url")),
-            text(e.get("title")),
-            text(e.get("referrer")),
-            props(e.get("properties")),
+def _write_lines(lines: list[bytes]) -> int:
+    if not lines:
+        return 0
+    text = b"\n".join(lines)
+    # A line from another producer could hold a raw line end: take it alone.
+    one_by_one = text.count(b"\n") != len(lines) - 1
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_STAGING_DDL)
+        for attempt in range(3):
+            try:
+                with transaction.atomic():  # a savepoint: a failed try leaves nothing
+                    cursor.execute("TRUNCATE kizuki_writer_ev, kizuki_writer_split")
+                    if one_by_one:
+                        _copy_one_by_one(cursor, lines)
+                    else:
+                        cursor.cursor.copy_expert(_COPY_EVENTS, io.BytesIO(text))
+                    found = _stage(cursor)
+                    _insert_visitors(cursor, found)
+                break
+            except _COPY_ERRORS:
+                # A line that is not an event (an unreadable time or id, a
+                # column too many): the next try keeps the readable lines.
+                if one_by_one:
+                    raise
+                one_by_one = True
+            except _Raced:
+                # The next try finds those visitors and adds to them.
+                if attempt == 2:
+                    raise
+        written = _store(cursor, found)
+        by_lead, earliest = _lead_events(cursor)
+    if by_lead:
+        transaction.on_commit(
+            lambda: events_recorded.send(sender=None, by_lead=by_lead, earliest=earliest),
+            robust=True,
         )
-        for e in events
-    )
-    buffer.seek(0)
-    return buffer
-
-
-def _copy_events(events: list[dict]) -> int:
-    """COPY straight into the partitioned table. A batch with an event that is
-    already stored (a redelivered batch, a browser that sent twice) fails on
-    UNIQUE (event_uid, occurred_at); it is then stored through a staging table
-    with ON CONFLICT DO NOTHING, so every new event is kept exactly once."""
-    cols = ", ".join(COLUMNS)
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        try:
-            with transaction.atomic():  # a savepoint: a duplicate rolls back only the COPY
-                raw.copy_expert(
-                    f"COPY tracking_event ({cols}) FROM STDIN {COPY_OPTIONS}", _copy_buffer(events)
-                )
-            return len(events)
-        except psycopg2.errors.UniqueViolation:
-            pass
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS tracking_event_incoming ("
-            "event_uid uuid, occurred_at timestamptz, type varchar(40), site_id integer, "
-            "visitor_id bigint, visit_id bigint, lead_id bigint, url text, title text, "
-            "referrer text, properties jsonb) ON COMMIT DELETE ROWS"
-        )
-        raw.copy_expert(
-            f"COPY tracking_event_incoming ({cols}) FROM STDIN {COPY_OPTIONS}",
-            _copy_buffer(events),
-        )
-        cursor.execute(
-            f"INSERT INTO tracking_event ({cols}) "  # noqa: S608 - fixed column names
-            f"SELECT {cols} FROM tracking_event_incoming "
-            "ON CONFLICT (event_uid, occurred_at) DO NOTHING"
-        )
-        written = cursor.rowcount
-        cursor.execute("TRUNCATE tracking_event_incoming")
     return written
 
 
-def _update_visitors(visitors: dict) -> None:
-    touched = [v for v in visitors.values() if v.events]
-    if not touched:
-        return
+def _copy_one_by_one(cursor, lines: list[bytes]) -> None:
+    for line in lines:
+        try:
+            with transaction.atomic():
+                cursor.cursor.copy_expert(_COPY_EVENTS, io.BytesIO(line.replace(b"\n", b" ")))
+        except _COPY_ERRORS as exc:
+            log.warning("dropping an unreadable event (%s): %.200r", exc, line)
+
+
+#: Session-local staging tables (a writer's own; nothing is logged):
+#: ``kizuki_writer_ev`` holds the events as COPY brought them,
+#: ``kizuki_writer_split`` each event's visitor and visit (narrow rows: the
+#: sorts of the split stay small).
+_STAGING_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS kizuki_writer_ev (
+    seq bigint GENERATED ALWAYS AS IDENTITY, uid uuid NOT NULL, occurred_at timestamptz NOT NULL,
+    type text NOT NULL, site_id integer, anon_id text, lead_id bigint,
+    url text NOT NULL, title text NOT NULL, referrer text NOT NULL, properties jsonb NOT NULL,
+    ua text NOT NULL, ip text);
+CREATE TEMP TABLE IF NOT EXISTS kizuki_writer_split (
+    seq bigint NOT NULL, occurred_at timestamptz NOT NULL, page_view boolean NOT NULL,
+    visitor_id bigint, visitor_lead bigint, new_visitor boolean NOT NULL,
+    first_of_visitor boolean NOT NULL, visit_id bigint, starts_visit boolean NOT NULL,
+    absent_days integer);
+"""
+
+#: JSON values Python treats as false (``props.get(key)`` in ``_touch``).
+_FALSY_JSON = "('null', 'false', '0', '\"\"', '[]', '{}')"
+
+#: Parse the documents, find each browser's visitor (or take a new id for
+#: it) and its open visit, and split visits: an event of a known browser
+#: starts a visit when it comes 30 minutes or more after the latest of (the
+#: visitor's open visit, the browser's previous event in the batch); each
+#: start takes a new visit id, and every event belongs to the latest start
+#: before it (else to the open visit). A known lead's event that starts a
+#: visit 60 days or more after the lead's latest visit or event gets
+#: ``absent_days``. Returned: the batch's distinct user agents, new
+#: visitors' IP addresses, months (partitions), absences, and how many new
+#: visitors there are.
+_STAGE_SQL = """
+WITH parsed AS (
+    SELECT seq, occurred_at, type = %(page_view)s AS page_view, site_id, anon_id, ua, ip
+    FROM kizuki_writer_ev
+), browsers AS (
+    SELECT b.site_id, b.anon_id, v.lead_id AS visitor_lead, v.id IS NULL AS new_visitor,
+           coalesce(v.id, nextval(%(visitor_seq)s::regclass)) AS visitor_id,
+           o.id AS open_visit, o.last_event_at AS open_last
+    FROM (SELECT site_id, anon_id, min(occurred_at) AS first FROM parsed
+          WHERE site_id IS NOT NULL AND anon_id IS NOT NULL
+          GROUP BY site_id, anon_id) b
+    LEFT JOIN LATERAL (
+        SELECT v.id, v.lead_id, v.last_seen_at FROM tracking_visitor v
+        WHERE v.site_id = b.site_id AND v.anon_id = b.anon_id
+    ) v ON true
+    -- The open visit ends at the visitor's last event at the latest: a
+    -- browser back 30 minutes or more after it starts a new visit anyway.
+    LEFT JOIN LATERAL (
+        SELECT t.id, t.last_event_at FROM tracking_visit t
+        WHERE t.visitor_id = v.id AND b.first - v.last_seen_at < %(gap)s
+        ORDER BY t.started_at DESC LIMIT 1
+    ) o ON true
+), lead_last AS (
+    SELECT l.lead_id,
+           (SELECT max(t.last_event_at) FROM tracking_visit t WHERE t.lead_id = l.lead_id) AS last
+    FROM (SELECT DISTINCT visitor_lead AS lead_id FROM browsers
+          WHERE visitor_lead IS NOT NULL) l
+), windowed AS (
+    SELECT p.seq, p.occurred_at, p.page_view, b.visitor_id, b.visitor_lead, b.new_visitor,
+           b.open_visit,
+           b.visitor_id IS NOT NULL AND row_number() OVER browser = 1 AS first_of_visitor,
+           b.visitor_id IS NOT NULL
+           AND coalesce(p.occurred_at - greatest(b.open_last, lag(p.occurred_at) OVER browser)
+                        >= %(gap)s, true) AS starts_visit
+    FROM parsed p
+    LEFT JOIN browsers b ON b.site_id = p.site_id AND b.anon_id = p.anon_id
+    WINDOW browser AS (PARTITION BY b.visitor_id ORDER BY p.occurred_at, p.seq)
+), lead_events AS (
+    -- each known lead's latest visit or event before this one (sorts only those events)
+    SELECT p.seq,
+           greatest(ll.last, lag(p.occurred_at)
+                    OVER (PARTITION BY ll.lead_id ORDER BY p.occurred_at, p.seq)) AS previous
+    FROM parsed p
+    JOIN browsers b ON b.site_id = p.site_id AND b.anon_id = p.anon_id
+    JOIN lead_last ll ON ll.lead_id = b.visitor_lead
+), split AS (
+    SELECT w.*,
+           -- the latest visit start so far names this event's visit
+           max(CASE WHEN starts_visit THEN occurred_at END)
+               OVER (PARTITION BY visitor_id ORDER BY occurred_at, seq) AS visit_started
+    FROM windowed w
+), starts AS (
+    SELECT visitor_id, occurred_at, nextval(%(visit_seq)s::regclass) AS visit_id
+    FROM split WHERE starts_visit
+), staged AS (
+    INSERT INTO kizuki_writer_split
+    SELECT p.seq, p.occurred_at, p.page_view, p.visitor_id, p.visitor_lead,
+           coalesce(p.new_visitor, false), p.first_of_visitor,
+           CASE WHEN p.visit_started IS NULL THEN p.open_visit ELSE s.visit_id END,
+           p.starts_visit,
+           CASE WHEN p.starts_visit AND p.occurred_at - l.previous >= %(absence)s
+                THEN floor(extract(epoch FROM p.occurred_at - l.previous) / 86400)
+           END
+    FROM split p
+    LEFT JOIN starts s ON s.visitor_id = p.visitor_id AND s.occurred_at = p.visit_started
+    LEFT JOIN lead_events l ON l.seq = p.seq
+    RETURNING seq, occurred_at, new_visitor AND first_of_visitor AS first_of_new, absent_days
+)
+SELECT 'ua', ua, NULL::bigint, NULL::integer FROM parsed GROUP BY ua
+UNION ALL
+SELECT 'ip', p.ip, NULL, NULL FROM staged s JOIN parsed p ON p.seq = s.seq
+ WHERE s.first_of_new AND p.ip IS NOT NULL GROUP BY p.ip
+UNION ALL
+SELECT 'new', NULL, count(*), NULL FROM staged WHERE first_of_new
+UNION ALL
+SELECT 'month', to_char(date_trunc('month', occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM'), NULL, NULL
+  FROM parsed GROUP BY 2
+UNION ALL
+SELECT 'absent', NULL, seq, absent_days FROM staged WHERE absent_days IS NOT NULL
+"""
+
+
+@functools.cache
+def _sequences() -> dict[str, str]:
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            UPDATE tracking_visitor t SET
-                last_seen_at = GREATEST(t.last_seen_at, u.last),
-                visit_count = t.visit_count + u.visits,
-                page_view_count = t.page_view_count + u.views
-            FROM unnest(%s::bigint[], %s::timestamptz[], %s::int[], %s::int[])
-                AS u(id, last, visits, views)
-            WHERE t.id = u.id
-            """,
-            [
-                [v.id for v in touched],
-                [v.last for v in touched],
-                [v.new_visit_count for v in touched],
-                [v.page_views for v in touched],
-            ],
+            "SELECT pg_get_serial_sequence('tracking_visitor', 'id'), "
+            "pg_get_serial_sequence('tracking_visit', 'id')"
         )
+        visitor_seq, visit_seq = cursor.fetchone()
+    return {"visitor_seq": visitor_seq, "visit_seq": visit_seq}
+
+
+def _stage(cursor) -> dict:
+    cursor.execute(
+        _STAGE_SQL,
+        {
+            "gap": VISIT_GAP,
+            "absence": datetime.timedelta(days=absence_days()),
+            "page_view": EventType.PAGE_VIEW,
+            **_sequences(),
+        },
+    )
+    found: dict = {"ua": [], "ip": [], "month": [], "absent": [], "new": 0}
+    for kind, value, number, gap in cursor.fetchall():
+        if kind == "absent":
+            found[kind].append((number, int(gap)))
+        elif kind == "new":
+            found[kind] = number
+        else:
+            found[kind].append(value)
+    found["devices"] = [device_type(ua) for ua in found["ua"]]
+    found["kept_ips"] = [truncate_ip(ip) for ip in found["ip"]]
+    return found
+
+
+_known_months: set[datetime.date] = set()
+
+
+def _ensure_partitions(months: list[str]) -> None:
+    wanted = {datetime.date(int(m[:4]), int(m[5:7]), 1) for m in months}
+    if wanted <= _known_months:
+        return
+    existing = set(partitions.existing_partitions())
+    missing = wanted - existing
+    if missing:
+        partitions.ensure_partitions(min(missing), max(missing))
+        # Created inside this transaction: believed only once it commits.
+        transaction.on_commit(lambda: _known_months.update(missing))
+    _known_months.update(wanted & existing)
+
+
+#: The visitor's first touch and a visit's source: UTM parameters that are
+#: set, and the referrer (first 500 characters).
+def _touch_sql(e: str) -> str:
+    utm = [
+        f"CASE WHEN {e}.properties->'{key}' NOT IN {_FALSY_JSON} "
+        f"THEN jsonb_build_object('{key}', {e}.properties->'{key}') ELSE '{{}}'::jsonb END"
+        for key in ("utm_source", "utm_medium", "utm_campaign")
+    ]
+    referrer = (
+        f"CASE WHEN {e}.referrer <> '' "
+        f"THEN jsonb_build_object('referrer', left({e}.referrer, 500)) ELSE '{{}}'::jsonb END"
+    )
+    return "(" + " || ".join([*utm, referrer]) + ")"
+
+
+_DEVICES = "unnest(%(uas)s::text[], %(devices)s::text[]) AS d(ua, device)"
+
+#: New visitors with their ids from ``_STAGE_SQL``, counters, first touch,
+#: device and truncated IP. A browser another writer created meanwhile is
+#: left alone here (and the batch staged again: ``_Raced``).
+_VISITORS_SQL = f"""
+INSERT INTO tracking_visitor
+    (id, site_id, anon_id, first_seen_at, last_seen_at, visit_count, page_view_count,
+     device_type, ip, first_touch)
+SELECT s.visitor_id, e.site_id, e.anon_id, e.occurred_at, a.last, a.visits, a.views,
+       coalesce(d.device, ''), i.kept::inet, {_touch_sql("e")}
+FROM kizuki_writer_split s
+JOIN kizuki_writer_ev e ON e.seq = s.seq
+JOIN (SELECT visitor_id, max(occurred_at) AS last,
+             count(*) FILTER (WHERE starts_visit) AS visits,
+             count(*) FILTER (WHERE page_view) AS views
+      FROM kizuki_writer_split WHERE new_visitor GROUP BY visitor_id) a
+  ON a.visitor_id = s.visitor_id
+LEFT JOIN {_DEVICES} ON d.ua = e.ua
+LEFT JOIN unnest(%(ips)s::text[], %(kept_ips)s::text[]) AS i(ip, kept) ON i.ip = e.ip
+WHERE s.first_of_visitor AND s.new_visitor
+ON CONFLICT (site_id, anon_id) DO NOTHING
+"""  # noqa: S608 - constants only; values are parameters
+
+
+def _insert_visitors(cursor, found: dict) -> None:
+    if not found["new"]:
+        return
+    cursor.execute(
+        _VISITORS_SQL,
+        {
+            "uas": found["ua"],
+            "devices": found["devices"],
+            "ips": found["ip"],
+            "kept_ips": found["kept_ips"],
+            "page_view": EventType.PAGE_VIEW,
+        },
+    )
+    if cursor.rowcount != found["new"]:
+        raise _Raced
+
+
+#: The rest of the batch in one statement: known visitors' counters, new
+#: visits, open visits extended, and the events themselves (a redelivered
+#: event is skipped by ON CONFLICT). The primary INSERT's row count is the
+#: number of events written.
+_STORE_SQL = f"""
+WITH known_visitors AS (
+    UPDATE tracking_visitor t SET
+        last_seen_at = greatest(t.last_seen_at, b.last),
+        visit_count = t.visit_count + b.visits,
+        page_view_count = t.page_view_count + b.views
+    FROM (SELECT visitor_id, max(occurred_at) AS last,
+                 count(*) FILTER (WHERE starts_visit) AS visits,
+                 count(*) FILTER (WHERE page_view) AS views
+          FROM kizuki_writer_split WHERE visitor_id IS NOT NULL AND NOT new_visitor
+          GROUP BY visitor_id) b
+    WHERE t.id = b.visitor_id
+), visits AS (
+    SELECT visit_id, bool_or(starts_visit) AS is_new, max(occurred_at) AS last,
+           count(*) FILTER (WHERE page_view) AS views
+    FROM kizuki_writer_split WHERE visit_id IS NOT NULL
+    GROUP BY visit_id
+), new_visits AS (
+    INSERT INTO tracking_visit
+        (id, visitor_id, lead_id, started_at, last_event_at, page_views, landing_url, referrer,
+         utm, device_type)
+    SELECT s.visit_id, s.visitor_id, s.visitor_lead, s.occurred_at, v.last, v.views,
+           left(e.url, 2000), left(e.referrer, 2000), {_touch_sql("e")}, coalesce(d.device, '')
+    FROM kizuki_writer_split s
+    JOIN kizuki_writer_ev e ON e.seq = s.seq
+    JOIN visits v ON v.visit_id = s.visit_id
+    LEFT JOIN {_DEVICES} ON d.ua = e.ua
+    WHERE s.starts_visit
+), open_visits AS (
+    UPDATE tracking_visit t SET
+        last_event_at = greatest(t.last_event_at, v.last),
+        page_views = t.page_views + v.views
+    FROM visits v
+    WHERE NOT v.is_new AND t.id = v.visit_id
+)
+INSERT INTO tracking_event ({", ".join(COLUMNS)})
+SELECT e.uid, e.occurred_at, e.type, e.site_id, s.visitor_id, s.visit_id,
+       coalesce(e.lead_id, s.visitor_lead), e.url, e.title, e.referrer, e.properties
+FROM kizuki_writer_ev e
+JOIN kizuki_writer_split s ON s.seq = e.seq
+"""  # noqa: S608 - constants only; values are parameters
+
+#: A returned_after_absence event beside the event that starts the visit:
+#: same time, visitor, visit and lead.
+_ABSENCE_SQL = """
+WITH absent AS (
+    SELECT * FROM unnest(%(seqs)s::bigint[], %(uids)s::uuid[], %(gaps)s::int[])
+        AS a(seq, uid, gap)
+), event AS (
+    INSERT INTO kizuki_writer_ev OVERRIDING SYSTEM VALUE
+    SELECT -e.seq, a.uid, e.occurred_at, %(type)s, e.site_id, e.anon_id,
+           coalesce(e.lead_id, s.visitor_lead), e.url, '', '',
+           jsonb_build_object('gap_days', a.gap), e.ua, e.ip
+    FROM absent a
+    JOIN kizuki_writer_ev e ON e.seq = a.seq
+    JOIN kizuki_writer_split s ON s.seq = a.seq
+)
+INSERT INTO kizuki_writer_split
+SELECT -s.seq, s.occurred_at, false, s.visitor_id, s.visitor_lead, s.new_visitor, false,
+       s.visit_id, false, NULL
+FROM absent a JOIN kizuki_writer_split s ON s.seq = a.seq
+"""
+
+
+def _store(cursor, found: dict) -> int:
+    _ensure_partitions(found["month"])
+    if found["absent"]:
+        cursor.execute(
+            "SELECT uid FROM kizuki_writer_ev WHERE seq = ANY(%s) ORDER BY seq",
+            [[seq for seq, _gap in found["absent"]]],
+        )
+        cursor.execute(
+            _ABSENCE_SQL,
+            {
+                "seqs": [seq for seq, _gap in found["absent"]],
+                "uids": [
+                    str(uuid.uuid5(uid, "returned_after_absence")) for (uid,) in cursor.fetchall()
+                ],
+                "gaps": [gap for _seq, gap in found["absent"]],
+                "type": EventType.RETURNED_AFTER_ABSENCE,
+            },
+        )
+    params = {"uas": found["ua"], "devices": found["devices"], "page_view": EventType.PAGE_VIEW}
+    try:
+        # Plain INSERT first: ON CONFLICT costs a lookup per row, and a batch
+        # stored twice (a redelivery, a browser that sent twice) is rare.
+        with transaction.atomic():
+            cursor.execute(_STORE_SQL, params)
+    except IntegrityError:
+        cursor.execute(_STORE_SQL + " ON CONFLICT (event_uid, occurred_at) DO NOTHING", params)
+    return cursor.rowcount
+
+
+def _lead_events(cursor) -> tuple[dict, dict]:
+    """For ``events_recorded``: each known lead's event types in the batch and
+    its earliest event."""
+    cursor.execute(
+        """
+        SELECT coalesce(e.lead_id, s.visitor_lead),
+               array_agg(e.type ORDER BY e.occurred_at, e.seq), min(e.occurred_at)
+        FROM kizuki_writer_ev e JOIN kizuki_writer_split s ON s.seq = e.seq
+        WHERE coalesce(e.lead_id, s.visitor_lead) IS NOT NULL
+        GROUP BY 1
+        """
+    )
+    by_lead, earliest = {}, {}
+    for lead, types, first in cursor.fetchall():
+        by_lead[lead] = types
+        earliest[lead] = first
+    return by_lead, earliest

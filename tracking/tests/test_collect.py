@@ -140,11 +140,59 @@ def test_preflight_is_answered(client, site):
     assert "POST" in response["Access-Control-Allow-Methods"]
 
 
-def test_stream_entries_are_plain_json(redis_client):
-    writer.enqueue([{"uid": "x", "type": "page_view"}], client=redis_client)
+@pytest.mark.django_db(transaction=True)
+def test_stream_entries_are_one_line_of_copy_text_each(site, redis_client):
+    # given an event whose texts hold what COPY must escape, and a NUL
+    awkward = 'a\tb\nc\r"d",e\\f \\N'
+    event = {
+        "uid": str(uuid.uuid4()), "type": "page_view", "occurred_at": timezone.now().isoformat(),
+        "site_id": site.pk, "anon_id": "v-9", "lead_id": None, "url": "\\N", "title": awkward,
+        "referrer": "a\x00b", "properties": {"n": awkward}, "ua": "Mozilla/5.0", "ip": None,
+    }  # fmt: skip
+    writer.enqueue([event], client=redis_client)
+    # then the entry is one line of tab-separated text
     ((_id, fields),) = redis_client.xrange(writer.STREAM)
-    assert json.loads(fields["e"]) == {"uid": "x", "type": "page_view"}
-    redis_client.delete(writer.STREAM)
+    assert "\n" not in fields["c"] and fields["c"].count("\t") == len(writer.LINE_COLUMNS) - 1
+    # and it is stored exactly as sent, NUL dropped
+    assert writer.drain() == 1
+    (row,) = stored()
+    assert (row.url, row.title, row.referrer) == ("\\N", awkward, "ab")
+    assert row.properties == {"n": awkward}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_entries_written_as_json_by_an_earlier_version_are_still_stored(site, redis_client):
+    event = {
+        "uid": str(uuid.uuid4()), "type": "page_view", "occurred_at": timezone.now().isoformat(),
+        "site_id": site.pk, "anon_id": "v-10", "lead_id": None, "url": "https://www.example.co.jp/",
+        "title": "", "referrer": "", "properties": {}, "ua": "Mozilla/5.0", "ip": "203.0.113.9",
+    }  # fmt: skip
+    redis_client.xadd(writer.STREAM, {"e": json.dumps(event, ensure_ascii=False)})
+    assert writer.drain() == 1
+    assert [str(e.event_uid) for e in stored()] == [event["uid"]]
+    assert Visitor.objects.get(anon_id="v-10").ip == "203.0.113.0"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreadable_entry_is_dropped_and_the_rest_of_its_batch_stored(site, redis_client):
+    # given a batch with entries no version of Kizuki wrote, between good ones
+    good = [
+        {"uid": str(uuid.uuid4()), "type": "page_view", "occurred_at": timezone.now().isoformat(),
+         "site_id": site.pk, "anon_id": "v-11", "lead_id": None, "url": f"https://x.jp/{i}",
+         "title": "", "referrer": "", "properties": {}, "ua": "Mozilla/5.0", "ip": None}
+        for i in range(3)
+    ]  # fmt: skip
+    writer.enqueue(good[:1], client=redis_client)
+    redis_client.xadd(writer.STREAM, {"c": "not\tan\tevent"})
+    redis_client.xadd(writer.STREAM, {"e": "{not json"})
+    redis_client.xadd(writer.STREAM, {"c": writer._line(good[1]).replace("\t", "\n", 1)})
+    writer.enqueue(good[2:], client=redis_client)
+    # when the writer drains: every entry is read and acknowledged
+    assert writer.drain() == 5
+    assert redis_client.xpending(writer.STREAM, writer.GROUP)["pending"] == 0
+    # then the readable events are stored
+    assert [e.url for e in stored()] == ["https://x.jp/0", "https://x.jp/2"]
+    assert Visitor.objects.get(anon_id="v-11").page_view_count == 2
 
 
 @pytest.mark.django_db

@@ -145,3 +145,96 @@ def test_a_batch_left_by_a_killed_writer_is_claimed_and_stored_once(
     assert Event.objects.count() == 1
     assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 0
     assert writer.drain(consumer="live-writer") == 0
+
+
+@pytest.mark.django_db
+def test_one_batch_splits_each_browsers_visits_in_time_order(site):
+    minute = datetime.timedelta(minutes=1)
+    phone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) Mobile/15E148"
+    # given two browsers' events interleaved and out of order in one batch
+    batch = [
+        event(site, T0 + 45 * minute, url="https://x.jp/a2"),
+        event(site, T0, anon="b", url="https://x.jp/b1"),
+        event(site, T0, url="https://x.jp/a1"),
+        event(site, T0 + 10 * minute, anon="b", url="https://x.jp/b2", type="download"),
+        event(site, T0 + 50 * minute, url="https://x.jp/a3"),
+    ]
+    batch[1]["ua"] = batch[3]["ua"] = phone
+    assert writer.write_batch(batch) == 5
+    # then browser a has two visits (45 minutes apart), b one of two events
+    a, b = Visitor.objects.get(anon_id="browser-1"), Visitor.objects.get(anon_id="b")
+    visits = [
+        (v.visitor_id, v.landing_url, v.page_views, v.last_event_at - T0, v.device_type)
+        for v in Visit.objects.order_by("-visitor__anon_id", "started_at")
+    ]
+    assert visits == [
+        (a.pk, "https://x.jp/a1", 1, datetime.timedelta(0), "desktop"),
+        (a.pk, "https://x.jp/a2", 2, 50 * minute, "desktop"),
+        (b.pk, "https://x.jp/b1", 1, 10 * minute, "mobile"),
+    ]
+    assert (a.visit_count, a.page_view_count, a.last_seen_at, a.first_seen_at) == (
+        2, 3, T0 + 50 * minute, T0,
+    )  # fmt: skip
+    assert (b.visit_count, b.page_view_count, b.device_type) == (1, 1, "mobile")
+    by_url = {e.url: e.visit_id for e in Event.objects.all()}
+    assert by_url["https://x.jp/a2"] == by_url["https://x.jp/a3"] != by_url["https://x.jp/a1"]
+    # and a later batch extends b's open visit
+    writer.write_batch([event(site, T0 + 20 * minute, anon="b", url="https://x.jp/b3")])
+    b.refresh_from_db()
+    assert (b.visit_count, b.page_view_count) == (1, 2)
+    assert Visit.objects.get(visitor=b).last_event_at == T0 + 20 * minute
+    assert Event.objects.get(url="https://x.jp/b3").visit_id == by_url["https://x.jp/b1"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_browser_another_writer_created_meanwhile_is_added_to(site, monkeypatch):
+    import psycopg2
+    from django.db import connection
+
+    # given another writer commits the browser's visitor between our look-up and insert
+    real = writer._insert_visitors
+
+    def racing(cursor, found):
+        if not Visitor.objects.filter(anon_id="browser-1").exists():
+            other = psycopg2.connect(**connection.get_connection_params())
+            with other, other.cursor() as theirs:
+                theirs.execute(
+                    "INSERT INTO tracking_visitor (site_id, anon_id, first_seen_at, last_seen_at,"
+                    " visit_count, page_view_count, device_type, first_touch)"
+                    " VALUES (%s, 'browser-1', %s, %s, 1, 1, 'desktop', '{}')",
+                    [site.pk, T0 - datetime.timedelta(days=1), T0 - datetime.timedelta(days=1)],
+                )
+            other.close()
+        real(cursor, found)
+
+    monkeypatch.setattr(writer, "_insert_visitors", racing)
+    writer.write_batch([event(site, T0), event(site, T0 + datetime.timedelta(minutes=1))])
+    # then the batch is counted on top of that visitor, which stays the only one
+    visitor = Visitor.objects.get()
+    assert (visitor.visit_count, visitor.page_view_count, visitor.last_seen_at) == (
+        2, 3, T0 + datetime.timedelta(minutes=1),
+    )  # fmt: skip
+    assert set(Event.objects.values_list("visitor_id", flat=True)) == {visitor.pk}
+    assert Visit.objects.get().visitor_id == visitor.pk
+
+
+@pytest.mark.django_db
+def test_two_batches_in_one_transaction_are_stored_apart(site):
+    from django.db import transaction
+
+    with transaction.atomic():
+        assert writer.write_batch([event(site, T0)]) == 1
+        assert writer.write_batch([event(site, T0 + datetime.timedelta(hours=1))]) == 1
+    assert Event.objects.count() == 2 and Visit.objects.count() == 2
+    assert Visitor.objects.get().visit_count == 2
+
+
+@pytest.mark.django_db
+def test_server_events_without_a_browser_are_stored_for_their_lead(site):
+    lead = Lead.objects.create(email="mail@example.co.jp")
+    mail_open = event(site, T0, type="email_open")
+    mail_open.update(site_id=None, anon_id=None, lead_id=lead.pk, ua="", ip=None)
+    assert writer.write_batch([mail_open]) == 1
+    stored = Event.objects.get()
+    assert (stored.lead_id, stored.visitor_id, stored.visit_id) == (lead.pk, None, None)
+    assert not Visitor.objects.exists() and not Visit.objects.exists()
