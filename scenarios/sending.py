@@ -26,20 +26,26 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import queue
+import select
+import threading
 import time
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import connection as db_connection
+from django.db import connections as db_connections
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.models import Consent, Lead, Suppression
 from scenarios import links
+from scenarios.mime import SmtpMessages
 from scenarios.models import Send, SenderProfile
-from scenarios.rendering import Footer, RenderedMail, lead_context, render_mail
+from scenarios.rendering import MailRenderer, RenderedMail, lead_context
 
 log = logging.getLogger(__name__)
 
@@ -178,23 +184,37 @@ def send_verdict(
 
 
 def render_for_send(
-    send: Send, profile: SenderProfile, custom_keys: list[str] | None = None
+    send: Send,
+    profile: SenderProfile,
+    custom_keys: list[str] | None = None,
+    *,
+    renderers: dict | None = None,
+    urls: links.SendLinks | None = None,
 ) -> RenderedMail:
+    """``send``'s mail. A batch passes ``renderers`` (one ``MailRenderer`` per
+    template, kept across the batch) and ``urls`` (the batch's signers)."""
     template = send.template
-    footer = Footer(
-        from_name=profile.from_name,
-        postal_address=profile.postal_address,
-        contact=profile.contact,
-        unsubscribe_url=links.unsubscribe_url(send.lead_id),
-    )
-    return render_mail(
-        subject=template.subject,
-        preheader=template.preheader,
-        html_body=template.html_body,
-        context=lead_context(send.lead, custom_keys),
-        footer=footer,
-        tracked_url=lambda index: links.click_url(send.pk, index),
-        open_pixel_url=links.open_url(send.pk),
+    urls = urls or links.SendLinks()
+    renderers = {} if renderers is None else renderers
+    renderer = renderers.get(template.pk)
+    if renderer is None or renderer.sources != (
+        template.subject,
+        template.preheader,
+        template.html_body,
+    ):
+        renderer = renderers[template.pk] = MailRenderer(
+            subject=template.subject,
+            preheader=template.preheader,
+            html_body=template.html_body,
+            from_name=profile.from_name,
+            postal_address=profile.postal_address,
+            contact=profile.contact,
+        )
+    return renderer.render(
+        lead_context(send.lead, custom_keys),
+        unsubscribe_url=urls.unsubscribe_url(send.lead_id),
+        tracked_url=lambda index: urls.click_url(send.pk, index),
+        open_pixel_url=urls.open_url(send.pk),
     )
 
 
@@ -287,6 +307,8 @@ def _prepare_batch(send_ids: list[int], profile: SenderProfile) -> list[tuple[Se
     now = timezone.now()
     custom_keys = list(active_fields())
     domain = message_domain(profile)
+    renderers: dict = {}
+    urls = links.SendLinks()
     ready: list[tuple[Send, RenderedMail]] = []
     with transaction.atomic():
         sends = list(
@@ -313,7 +335,9 @@ def _prepare_batch(send_ids: list[int], profile: SenderProfile) -> list[tuple[Se
                 send.lease_until, send.attempts = None, 0
                 continue
             try:
-                rendered = render_for_send(send, profile, custom_keys=custom_keys)
+                rendered = render_for_send(
+                    send, profile, custom_keys=custom_keys, renderers=renderers, urls=urls
+                )
             except ValidationError as exc:
                 send.state, send.error = Send.State.FAILED, "; ".join(exc.messages)
                 send.lease_until = None
@@ -355,6 +379,13 @@ def _write_checked(sends: list[Send]) -> None:
         )
 
 
+_MARK_SENT = (
+    "SET LOCAL synchronous_commit = off; "
+    "UPDATE scenarios_send SET state = 'sent', sent_at = %s, lease_until = NULL "
+    "WHERE id = %s AND state = 'claimed'"
+)
+
+
 def _mark_sent(send_id: int) -> None:
     """The row is ``sent`` the moment the backend accepted the mail, in its
     own commit: a worker dying after this line never resends it.
@@ -363,14 +394,167 @@ def _mark_sent(send_id: int) -> None:
     a killed worker loses nothing (the commit is in PostgreSQL already); only a
     crash of the PostgreSQL server itself within a fraction of a second could
     lose the mark, and then that mail would be sent once more after the lease.
-    It saves one disk flush per mail, the largest cost of a newsletter."""
+    It saves one disk flush per mail, the largest cost of a newsletter. The
+    two statements go as one query (PostgreSQL runs them as one transaction)."""
     with transaction.atomic(), db_connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit = off")
-        cursor.execute(
-            "UPDATE scenarios_send SET state = 'sent', sent_at = %s, lease_until = NULL "
-            "WHERE id = %s AND state = 'claimed'",
-            [timezone.now(), send_id],
-        )
+        cursor.execute(_MARK_SENT, [timezone.now(), send_id])
+
+
+class _SentMarks:
+    """Writes the ``sent`` marks of one delivery run.
+
+    Each mark is the statement of ``_mark_sent``, on a connection of its own
+    in psycopg2's asynchronous mode: it is written to PostgreSQL right after
+    the backend accepted the mail, as before, but its answer is read only
+    before the next mark, while the next mail is being handed over, instead
+    of the SMTP conversation waiting for the database. One mark at most is in
+    flight, and it has already left the worker: PostgreSQL commits it even if
+    the worker is killed then (the server reads and runs the query before it
+    notices the closed connection). An error of a mark is raised at the next
+    mark or at ``close``.
+
+    Inside a transaction (the tests' atomic block) a second connection would
+    not see the rows, so there it falls back to ``_mark_sent``."""
+
+    def __init__(self) -> None:
+        self.conn = None
+        self.in_flight = False
+        if db_connection.in_atomic_block:
+            return
+        database = db_connection.Database
+        if getattr(database, "__name__", "") != "psycopg2":
+            return
+        params = db_connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        self.extensions = database.extensions
+        self.conn = database.connect(**params, async_=True)
+        self._wait()
+        self.cursor = self.conn.cursor()
+
+    def _wait(self, *, until_sent: bool = False) -> None:
+        """Poll the connection until its query is answered (or, with
+        ``until_sent``, until the query has been written out)."""
+        extensions = self.extensions
+        while True:
+            state = self.conn.poll()
+            if state == extensions.POLL_OK:
+                return
+            if state == extensions.POLL_WRITE:
+                select.select([], [self.conn.fileno()], [], 30)
+            elif state == extensions.POLL_READ:
+                if until_sent:
+                    return
+                select.select([self.conn.fileno()], [], [], 30)
+            else:  # pragma: no cover - psycopg2 has no other state
+                raise RuntimeError(f"unexpected connection state {state}")
+
+    def mark(self, send_id: int) -> None:
+        if self.conn is None:
+            _mark_sent(send_id)
+            return
+        self.finish()
+        self.cursor.execute(_MARK_SENT, [timezone.now(), send_id])
+        self.in_flight = True
+        self._wait(until_sent=True)
+
+    def finish(self) -> None:
+        """Wait for the mark in flight, if any."""
+        if self.in_flight:
+            self.in_flight = False
+            self._wait()
+
+    def close(self) -> None:
+        if self.conn is None:
+            return
+        try:
+            self.finish()
+        finally:
+            self.conn.close()
+            self.conn = None
+
+
+class _Handover:
+    """Hands mails to the configured backend over one connection. On Django's
+    SMTP backend the message is written by ``SmtpMessages`` and given to the
+    backend's own SMTP connection (its host, port, TLS, login and timeout);
+    on any other backend (django-anymail's ESPs) it goes as the
+    ``EmailMultiAlternatives`` of ``build_message``."""
+
+    def __init__(self, profile: SenderProfile) -> None:
+        self.profile = profile
+        self.backend = get_connection()
+        self.writer = None
+        if type(self.backend) is SmtpBackend and SmtpMessages.usable():
+            self.writer = SmtpMessages(
+                from_email=f"{profile.from_name} <{profile.from_email}>",
+                reply_to=profile.reply_to or None,
+            )
+
+    def open(self) -> None:
+        self.backend.open()
+
+    def send(self, send: Send, rendered: RenderedMail, unsubscribe_url: str) -> None:
+        raw = None
+        if self.writer is not None:
+            raw = self.writer.build(
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                to=send.lead.email,
+                message_id=send.message_id,
+                unsubscribe_url=unsubscribe_url,
+            )
+        if raw is None:
+            build_message(
+                rendered=rendered,
+                to=send.lead.email,
+                profile=self.profile,
+                unsubscribe_url=unsubscribe_url,
+                message_id=send.message_id,
+                connection=self.backend,
+            ).send()
+            return
+        if self.backend.connection is None:
+            self.backend.open()
+        self.backend.connection.sendmail(self.writer.envelope_from, [send.lead.email], raw)
+
+    def reset(self) -> None:
+        """A broken connection is not reused for the next message."""
+        self.backend.close()
+        self.backend = get_connection()
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+@dataclass
+class _Batch:
+    """Claimed sends checked and rendered, waiting to be handed over."""
+
+    ready: list[tuple[Send, RenderedMail]]
+    #: Past half the lease, the rest of the batch is given back rather than
+    #: sent late: a claim must never outlive its lease while its worker still
+    #: holds it (a slow or hanging mail server), or another worker would take it.
+    give_back_at: float
+
+
+def _hand_over(batch: _Batch, handover: _Handover, marks: _SentMarks, counts: dict) -> None:
+    """Hand each mail of ``batch`` to the backend, then mark it sent."""
+    urls = links.SendLinks()
+    for index, (send, rendered) in enumerate(batch.ready):
+        if time.monotonic() > batch.give_back_at:
+            counts["not_sent"] += _give_back([s.pk for s, _r in batch.ready[index:]])
+            break
+        try:
+            handover.send(send, rendered, urls.unsubscribe_url(send.lead_id))
+        except Exception as exc:  # the backend said no: retry later, then fail
+            log.warning("send %s not handed over: %s", send.pk, exc)
+            _handover_failed(send, exc)
+            counts["failed"] += 1
+            handover.reset()
+            continue
+        marks.mark(send.pk)
+        counts["sent"] += 1
 
 
 def sends_deliver(send_ids: list[int]) -> dict[str, int]:
@@ -379,42 +563,72 @@ def sends_deliver(send_ids: list[int]) -> dict[str, int]:
     if not send_ids:
         return counts
     profile = sender_profile()
-    # Past half the lease, the rest of the batch is given back rather than
-    # sent late: a claim must never outlive its lease while its worker still
-    # holds it (a slow or hanging mail server), or another worker would take it.
     give_back_at = time.monotonic() + LEASE.total_seconds() / 2
-    backend = get_connection()
+    handover = _Handover(profile)
+    marks = None
     try:
-        backend.open()
-        ready = _prepare_batch(send_ids, profile)
-        counts["not_sent"] = len(send_ids) - len(ready)
-        for index, (send, rendered) in enumerate(ready):
-            if time.monotonic() > give_back_at:
-                counts["not_sent"] += _give_back([s.pk for s, _r in ready[index:]])
-                break
-            message = build_message(
-                rendered=rendered,
-                to=send.lead.email,
-                profile=profile,
-                unsubscribe_url=links.unsubscribe_url(send.lead_id),
-                message_id=send.message_id,
-                connection=backend,
-            )
-            try:
-                message.send()
-            except Exception as exc:  # the backend said no: retry later, then fail
-                log.warning("send %s not handed over: %s", send.pk, exc)
-                _handover_failed(send, exc)
-                counts["failed"] += 1
-                # A broken connection is not reused for the next message.
-                backend.close()
-                backend = get_connection()
-                continue
-            _mark_sent(send.pk)
-            counts["sent"] += 1
+        handover.open()
+        batch = _Batch(_prepare_batch(send_ids, profile), give_back_at)
+        counts["not_sent"] = len(send_ids) - len(batch.ready)
+        marks = _SentMarks()
+        _hand_over(batch, handover, marks, counts)
     finally:
-        backend.close()
+        try:
+            if marks is not None:
+                marks.close()
+        finally:
+            handover.close()
     return counts
+
+
+class _Sender(threading.Thread):
+    """Hands over the batches a dispatcher run has prepared, one at a time,
+    while the run claims, checks and renders the next: the database work of
+    one batch overlaps the SMTP conversations of the one before.
+
+    At most one prepared batch waits (its rows stay ``claimed``, stamped
+    ``handed_at``; a worker that dies leaves them to the lease, unsent). The
+    thread uses Django's database connection of its own thread only for a
+    refused mail or a give-back, and closes it when done."""
+
+    def __init__(self, profile: SenderProfile) -> None:
+        super().__init__(name="kizuki-mail-sender", daemon=True)
+        self.profile = profile
+        self.batches: queue.Queue[_Batch | None] = queue.Queue(maxsize=1)
+        self.counts = {"sent": 0, "not_sent": 0, "failed": 0}
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        handover = marks = None
+        try:
+            handover = _Handover(self.profile)
+            handover.open()
+            marks = _SentMarks()
+            while (batch := self.batches.get()) is not None:
+                _hand_over(batch, handover, marks, self.counts)
+        except BaseException as exc:  # raised again by the dispatcher
+            self.error = exc
+            # The dispatcher stops claiming; what it already queued waits for the lease.
+            while self.batches.get() is not None:
+                pass
+        finally:
+            try:
+                if marks is not None:
+                    marks.close()
+                if handover is not None:
+                    handover.close()
+            except Exception as exc:
+                self.error = self.error or exc
+            db_connections.close_all()
+
+    def put(self, batch: _Batch | None) -> None:
+        while True:
+            try:
+                self.batches.put(batch, timeout=1)
+                return
+            except queue.Full:
+                if not self.is_alive():
+                    return
 
 
 def _give_back(send_ids: list[int]) -> int:
@@ -445,12 +659,37 @@ def sends_dispatch(
     sender_profile()  # no profile, no claims: nothing is left claimed for nothing
     deadline = time.monotonic() + time_budget.total_seconds()
     totals = {"sent": 0, "not_sent": 0, "failed": 0, "reclaimed": sends_reclaim_stale()}
-    for _batch in range(max_batches):
-        if time.monotonic() > deadline:
-            break
-        ids = sends_claim_due()
-        if not ids:
-            break
-        for key, value in sends_deliver(ids).items():
-            totals[key] += value
+    if db_connection.in_atomic_block:
+        # Inside a transaction (the tests' atomic block) another thread's
+        # connection would not see the rows: one batch after the other.
+        for _batch in range(max_batches):
+            if time.monotonic() > deadline:
+                break
+            ids = sends_claim_due()
+            if not ids:
+                break
+            for key, value in sends_deliver(ids).items():
+                totals[key] += value
+        return totals
+    profile = sender_profile()
+    sender = _Sender(profile)
+    sender.start()
+    try:
+        for _batch in range(max_batches):
+            if time.monotonic() > deadline or not sender.is_alive():
+                break
+            ids = sends_claim_due()
+            if not ids:
+                break
+            give_back_at = time.monotonic() + LEASE.total_seconds() / 2
+            ready = _prepare_batch(ids, profile)
+            totals["not_sent"] += len(ids) - len(ready)
+            sender.put(_Batch(ready, give_back_at))
+    finally:
+        sender.put(None)
+        sender.join()
+    for key, value in sender.counts.items():
+        totals[key] += value
+    if sender.error is not None:
+        raise sender.error
     return totals
