@@ -26,6 +26,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
+from jinja2 import nodes as jinja_nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from leads.models import Lead
@@ -497,6 +498,13 @@ class MailRenderer:
         self.sources = (subject, preheader, html_body)
         self.profile = (from_name, postal_address, contact)
         self._shapes: dict[tuple, str | None] = {}
+        self._linear_skeletons: dict[tuple, _Skeleton | None] = {}
+        linear = (
+            _linear_parts(subject, _text_env),
+            _linear_parts(preheader, _text_env),
+            _linear_parts(html_body, _html_env),
+        )
+        self._linear_parts = None if None in linear else linear
 
     def footer(self, unsubscribe_url: str) -> Footer:
         from_name, postal_address, contact = self.profile
@@ -511,6 +519,9 @@ class MailRenderer:
         self, context: dict, *, unsubscribe_url: str, tracked_url, open_pixel_url: str
     ) -> RenderedMail:
         """Raises ``ValidationError`` on a bad template, as ``render_mail``."""
+        linear = self._linear(context, unsubscribe_url, tracked_url, open_pixel_url)
+        if linear is not None:
+            return linear
         subject, preheader, body = _render_sources(*self.sources, context)
         fast = self._from_skeleton(
             context, subject, preheader, body, unsubscribe_url, tracked_url, open_pixel_url
@@ -557,20 +568,175 @@ class MailRenderer:
         jinja = {slot: str(markupsafe.escape(values[slot])) for slot in body_slots}
         if _fill(skeleton.body, jinja) != body:
             return None
-        raw = dict(values)
-        raw["s"], raw["p"], raw["o"], raw["u"] = subject, preheader, open_pixel_url, unsubscribe_url
-        for index in range(len(skeleton.links)):
-            raw[f"c{index}"] = tracked_url(index)
-        html_values = {
-            name: (_attr_escape if name[0] in "ocu" else _text_escape)(value)
-            for name, value in raw.items()
-        }
-        return RenderedMail(
-            subject=" ".join(subject.split()),
-            html=_fill(skeleton.html, html_values),
-            text=_fill(skeleton.text, raw),
-            links=list(skeleton.links),
-        )
+        used = {slot: values[slot] for slot in body_slots}
+        return _filled(skeleton, used, subject, preheader, unsubscribe_url, tracked_url,
+                       open_pixel_url)  # fmt: skip
+
+    def _linear(self, context, unsubscribe_url, tracked_url, open_pixel_url):
+        """The mail of a template that only prints fields (see ``_linear_parts``),
+        without Jinja2: its skeleton depends only on which fields are blank."""
+        parts = self._linear_parts
+        lead = context.get("lead")
+        if parts is None or type(lead) is not dict:
+            return None
+        subject = _linear_text(parts[0], lead)
+        preheader = _linear_text(parts[1], lead)
+        if subject is None or preheader is None:
+            return None
+        if not (_fits_title(subject) and _fits_title(preheader)):
+            return None
+        shape: list[bool] = []
+        values: dict[str, str] = {}
+        for index, part in enumerate(parts[2]):
+            if type(part) is str:
+                continue
+            value = _lookup(lead, part[0])
+            if isinstance(value, jinja2.Undefined):
+                if value is _MISSING:
+                    return None
+                shape.append(False)
+            elif type(value) is str and _slottable(value):
+                shape.append(True)
+                values[f"v{index}"] = value
+            else:
+                return None  # a number, a list or a value that cannot be slotted
+        language = translation.get_language() or ""
+        key = (tuple(shape), bool(preheader), language)
+        if key not in self._linear_skeletons:
+            if len(self._linear_skeletons) > 256:
+                self._linear_skeletons.clear()
+            body = []
+            for index, part in enumerate(parts[2]):
+                if type(part) is str:
+                    body.append(part)
+                elif f"v{index}" in values:
+                    body.append(_slot(f"v{index}"))
+                else:
+                    body.append(str(markupsafe.escape(part[1] or "")))
+            self._linear_skeletons[key] = _skeleton(
+                "".join(body), bool(preheader), *self.profile, language
+            )
+        skeleton = self._linear_skeletons[key]
+        if skeleton is None:
+            return None
+        return _filled(skeleton, values, subject, preheader, unsubscribe_url, tracked_url,
+                       open_pixel_url)  # fmt: skip
+
+
+def _filled(skeleton: _Skeleton, values: dict, subject: str, preheader: str,
+            unsubscribe_url: str, tracked_url, open_pixel_url: str) -> RenderedMail:  # fmt: skip
+    """The skeleton with this mail's values, subject, preheader and addresses."""
+    raw = dict(values)
+    raw["s"], raw["p"], raw["o"], raw["u"] = subject, preheader, open_pixel_url, unsubscribe_url
+    for index in range(len(skeleton.links)):
+        raw[f"c{index}"] = tracked_url(index)
+    html_values = {
+        name: (_attr_escape if name[0] in "ocu" else _text_escape)(value)
+        for name, value in raw.items()
+    }
+    return RenderedMail(
+        subject=" ".join(subject.split()),
+        html=_fill(skeleton.html, html_values),
+        text=_fill(skeleton.text, raw),
+        links=list(skeleton.links),
+    )
+
+
+# A template that is nothing but text and fields of the lead (``{{ lead.x }}``,
+# ``{{ lead.custom.x }}``, ``{{ lead["x"] }}``, each perhaps with
+# ``|default("…")``) prints each field's value where it stands, escaped in
+# HTML, or the default when the field is blank, or nothing. Such a template
+# (the usual newsletter) is filled without Jinja2. Anything else (a tag, a
+# filter, a test, an unknown field) goes through Jinja2, which also raises
+# the errors.
+
+_MISSING = jinja2.Undefined(name="missing")
+#: Names that Jinja2 would resolve as methods of the dict, not as its keys.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+def _linear_parts(source: str, env: SandboxedEnvironment) -> tuple | None:
+    """``source`` as literal text and (path, default) pairs, or None."""
+    try:
+        template = env.parse(source)
+    except jinja2.TemplateSyntaxError:
+        return None
+    parts: list = []
+    for node in template.body:
+        if not isinstance(node, jinja_nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, jinja_nodes.TemplateData):
+                parts.append(child.data)
+                continue
+            default = None
+            if isinstance(child, jinja_nodes.Filter):
+                if not (
+                    child.name in ("default", "d")
+                    and len(child.args) == 1
+                    and isinstance(child.args[0], jinja_nodes.Const)
+                    and type(child.args[0].value) is str
+                    and not child.kwargs
+                    and child.dyn_args is None
+                    and child.dyn_kwargs is None
+                ):
+                    return None
+                default, child = child.args[0].value, child.node
+            path = _field_path(child)
+            if path is None:
+                return None
+            parts.append((path, default))
+    return tuple(parts)
+
+
+def _field_path(node) -> tuple[str, ...] | None:
+    """("last_name",) for ``lead.last_name``, ("custom", "x") for ``lead.custom.x``."""
+    path: list[str] = []
+    while not isinstance(node, jinja_nodes.Name):
+        if isinstance(node, jinja_nodes.Getattr):
+            if node.attr in _DICT_ATTRIBUTES:
+                return None
+            path.append(node.attr)
+        elif (
+            isinstance(node, jinja_nodes.Getitem)
+            and isinstance(node.arg, jinja_nodes.Const)
+            and type(node.arg.value) is str
+        ):
+            path.append(node.arg.value)
+        else:
+            return None
+        node = node.node
+    if node.name != "lead" or not path:
+        return None
+    return tuple(reversed(path))
+
+
+def _lookup(lead: dict, path: tuple[str, ...]):
+    value = lead
+    for key in path:
+        if type(value) is not dict or key not in value:
+            return _MISSING
+        value = value[key]
+    return value
+
+
+def _linear_text(parts: tuple, lead: dict) -> str | None:
+    """A text template (subject, preheader) filled in, or None for Jinja2's way."""
+    out = []
+    for part in parts:
+        if type(part) is str:
+            out.append(part)
+            continue
+        value = _lookup(lead, part[0])
+        if isinstance(value, jinja2.Undefined):
+            if value is _MISSING:
+                return None
+            out.append(part[1] or "")
+        elif type(value) is str:
+            out.append(value)
+        else:
+            return None
+    return "".join(out)
 
 
 def _abstract(data: dict, values: dict[str, str], shape: list) -> dict:

@@ -45,12 +45,15 @@ from leads.models import Consent, Lead, Suppression
 from scenarios import links
 from scenarios.mime import SmtpMessages
 from scenarios.models import Send, SenderProfile
-from scenarios.rendering import MailRenderer, RenderedMail, lead_context
+from scenarios.rendering import LEAD_FIELDS, MailRenderer, RenderedMail, lead_context
 
 log = logging.getLogger(__name__)
 
-#: Sends claimed per batch; each holds one rendered mail in memory at a time.
+#: Sends claimed per batch; its rendered mails are kept until handed over.
 BATCH_SIZE = 200
+#: Batches handed over at once by a dispatcher run, each on its own backend
+#: (SMTP) connection, while the run prepares the next.
+SENDERS = 2
 #: A claim older than this belongs to a dead worker and is given back.
 LEASE = datetime.timedelta(minutes=10)
 #: Hand-overs tried before a send is marked failed.
@@ -264,24 +267,33 @@ def sends_reclaim_stale(now: datetime.datetime | None = None) -> int:
         return cursor.rowcount
 
 
-def sends_claim_due(*, limit: int = BATCH_SIZE, now: datetime.datetime | None = None) -> list[int]:
-    """Claim up to ``limit`` due sends for this worker (committed before return)."""
+def sends_claim_due(*, limit: int | None = None, now: datetime.datetime | None = None) -> list[int]:
+    """Claim up to ``limit`` (``BATCH_SIZE``) due sends for this worker
+    (committed before return).
+
+    The due rows are picked by an uncorrelated ``ARRAY(SELECT …)``, run once.
+    As ``id IN (SELECT … LIMIT … FOR UPDATE SKIP LOCKED)`` PostgreSQL may plan
+    the subquery as the inner side of a nested loop, rescanned for every row,
+    and each rescan skips the rows the statement has just claimed and takes
+    the next ones: one claim took every due row once the table had statistics.
+    The rows it returns are locked and were rechecked as pending when locked,
+    so the UPDATE needs no second state test (which made PostgreSQL scan
+    every pending row instead of the primary key)."""
     now = now or timezone.now()
     with transaction.atomic(), db_connection.cursor() as cursor:
         cursor.execute(
             """
             UPDATE scenarios_send
                SET state = 'claimed', lease_until = %s, attempts = attempts + 1
-             WHERE id IN (
+             WHERE id = ANY(ARRAY(
                    SELECT id FROM scenarios_send
                     WHERE state = 'pending' AND due_at <= %s
                     ORDER BY due_at, id
                     LIMIT %s
-                    FOR UPDATE SKIP LOCKED)
-               AND state = 'pending'
+                    FOR UPDATE SKIP LOCKED))
             RETURNING id
             """,
-            [now + LEASE, now, limit],
+            [now + LEASE, now, limit or BATCH_SIZE],
         )
         return sorted(row[0] for row in cursor.fetchall())
 
@@ -291,6 +303,18 @@ _CHECKED_FIELDS = [
     "state", "reason", "due_at", "lease_until", "attempts", "handed_at", "to_email",
     "subject", "links", "message_id", "error",
 ]  # fmt: skip
+
+
+#: What checking, rendering and handing over read of a send and its lead:
+#: loading only these halves the cost of a batch's models.
+_PREPARED_FIELDS = (
+    "id", "lead", "template", "kind", "send_window", "state", "reason", "due_at",
+    "lease_until", "attempts", "handed_at", "to_email", "subject", "links", "message_id",
+    "token", "error",
+    *(f"lead__{name}" for name in LEAD_FIELDS), "lead__company_name", "lead__custom",
+    "lead__company", "lead__company__name",
+    "template__subject", "template__preheader", "template__html_body",
+)  # fmt: skip
 
 
 def _prepare_batch(send_ids: list[int], profile: SenderProfile) -> list[tuple[Send, RenderedMail]]:
@@ -313,6 +337,7 @@ def _prepare_batch(send_ids: list[int], profile: SenderProfile) -> list[tuple[Se
     with transaction.atomic():
         sends = list(
             Send.objects.select_related("lead", "lead__company", "template", "send_window")
+            .only(*_PREPARED_FIELDS)
             .filter(pk__in=send_ids, state=Send.State.CLAIMED)
             .order_by("pk")
         )
@@ -581,34 +606,51 @@ def sends_deliver(send_ids: list[int]) -> dict[str, int]:
     return counts
 
 
-class _Sender(threading.Thread):
-    """Hands over the batches a dispatcher run has prepared, one at a time,
-    while the run claims, checks and renders the next: the database work of
-    one batch overlaps the SMTP conversations of the one before.
+class _Senders:
+    """Hand over the batches a dispatcher run has prepared while the run
+    claims, checks and renders the next: the database work of one batch
+    overlaps the SMTP conversations of the ones before.
 
-    At most one prepared batch waits (its rows stay ``claimed``, stamped
-    ``handed_at``; a worker that dies leaves them to the lease, unsent). The
-    thread uses Django's database connection of its own thread only for a
-    refused mail or a give-back, and closes it when done."""
+    ``SENDERS`` threads each take whole batches from a short queue and hand
+    them over on a backend connection of their own (and a connection of
+    their own for the ``sent`` marks), so every mail is still marked sent
+    right after its own hand-over. At most ``SENDERS`` prepared batches wait
+    (their rows stay ``claimed``, stamped ``handed_at``; a worker that dies
+    leaves them to the lease, unsent). A thread uses Django's database
+    connection of its own thread only for a refused mail or a give-back, and
+    closes it when done. An error in a thread stops the run (no new claims)
+    and is raised by ``close``."""
 
-    def __init__(self, profile: SenderProfile) -> None:
-        super().__init__(name="kizuki-mail-sender", daemon=True)
+    def __init__(self, profile: SenderProfile, count: int) -> None:
         self.profile = profile
-        self.batches: queue.Queue[_Batch | None] = queue.Queue(maxsize=1)
+        self.batches: queue.Queue[_Batch | None] = queue.Queue(maxsize=count)
         self.counts = {"sent": 0, "not_sent": 0, "failed": 0}
-        self.error: BaseException | None = None
+        self.errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        self.threads = [
+            threading.Thread(target=self._run, name=f"kizuki-mail-sender-{n}", daemon=True)
+            for n in range(count)
+        ]
+        for thread in self.threads:
+            thread.start()
 
-    def run(self) -> None:
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+    def _run(self) -> None:
         handover = marks = None
+        counts = {"sent": 0, "not_sent": 0, "failed": 0}
         try:
             handover = _Handover(self.profile)
             handover.open()
             marks = _SentMarks()
             while (batch := self.batches.get()) is not None:
-                _hand_over(batch, handover, marks, self.counts)
-        except BaseException as exc:  # raised again by the dispatcher
-            self.error = exc
-            # The dispatcher stops claiming; what it already queued waits for the lease.
+                if self.errors:
+                    continue  # stopping: what is queued waits for the lease
+                _hand_over(batch, handover, marks, counts)
+        except BaseException as exc:  # raised again by close()
+            self.errors.append(exc)
             while self.batches.get() is not None:
                 pass
         finally:
@@ -618,17 +660,29 @@ class _Sender(threading.Thread):
                 if handover is not None:
                     handover.close()
             except Exception as exc:
-                self.error = self.error or exc
+                self.errors.append(exc)
             db_connections.close_all()
+            with self._lock:
+                for key, value in counts.items():
+                    self.counts[key] += value
 
-    def put(self, batch: _Batch | None) -> None:
-        while True:
+    def put(self, batch: _Batch) -> None:
+        while not self.errors:
             try:
                 self.batches.put(batch, timeout=1)
                 return
             except queue.Full:
-                if not self.is_alive():
-                    return
+                continue
+
+    def close(self) -> dict[str, int]:
+        """Wait for the threads; their counts, or the first error raised."""
+        for _thread in self.threads:
+            self.batches.put(None)
+        for thread in self.threads:
+            thread.join()
+        if self.errors:
+            raise self.errors[0]
+        return self.counts
 
 
 def _give_back(send_ids: list[int]) -> int:
@@ -672,11 +726,10 @@ def sends_dispatch(
                 totals[key] += value
         return totals
     profile = sender_profile()
-    sender = _Sender(profile)
-    sender.start()
+    senders = _Senders(profile, SENDERS)
     try:
         for _batch in range(max_batches):
-            if time.monotonic() > deadline or not sender.is_alive():
+            if time.monotonic() > deadline or senders.failed:
                 break
             ids = sends_claim_due()
             if not ids:
@@ -684,12 +737,9 @@ def sends_dispatch(
             give_back_at = time.monotonic() + LEASE.total_seconds() / 2
             ready = _prepare_batch(ids, profile)
             totals["not_sent"] += len(ids) - len(ready)
-            sender.put(_Batch(ready, give_back_at))
+            senders.put(_Batch(ready, give_back_at))
     finally:
-        sender.put(None)
-        sender.join()
-    for key, value in sender.counts.items():
+        counts = senders.close()
+    for key, value in counts.items():
         totals[key] += value
-    if sender.error is not None:
-        raise sender.error
     return totals
