@@ -18,8 +18,9 @@ from __future__ import annotations
 import binascii
 import random
 import re
+import smtplib
 import time
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 
 from django.conf import settings
 from django.core.mail.message import forbid_multi_line_headers, sanitize_address
@@ -70,6 +71,8 @@ class SmtpMessages:
 
     def __init__(self, *, from_email: str, reply_to: str | None) -> None:
         self.envelope_from = sanitize_address(from_email, "utf-8")
+        #: The bare address smtplib would send in MAIL FROM (it parses it per mail).
+        self.envelope_address = parseaddr(self.envelope_from)[1]
         headers = [f"From: {forbid_multi_line_headers('From', from_email, 'utf-8')[1]}"]
         if reply_to:
             headers.append(
@@ -143,3 +146,43 @@ class SmtpMessages:
                 b"--\r\n",
             ]
         )
+
+
+def send_raw(smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes) -> None:
+    """``smtp.sendmail(sender, [recipient], message)`` for one plain ASCII
+    recipient and a message with CRLF line ends: the same commands, replies
+    and exceptions, without parsing both addresses again for every mail and
+    without the dot-stuffing pass over a message that has no line starting
+    with a dot. Anything else goes to ``sendmail`` itself."""
+    if not (sender.isascii() and _PLAIN_ADDRESS.fullmatch(recipient)) or "\n" in sender:
+        smtp.sendmail(sender, [recipient], message)
+        return
+    smtp.ehlo_or_helo_if_needed()
+    options = f" size={len(message)}" if smtp.does_esmtp and smtp.has_extn("size") else ""
+    code, reply = smtp.docmd("mail", f"FROM:<{sender}>{options}")
+    if code != 250:
+        _abort(smtp, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = smtp.docmd("rcpt", f"TO:<{recipient}>")
+    if code not in (250, 251):
+        _abort(smtp, code)
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    if message.startswith(b".") or b"\n." in message:
+        code, reply = smtp.data(message)
+    else:
+        code, reply = smtp.docmd("data")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        smtp.send(message + (b"." if message.endswith(b"\r\n") else b"\r\n.") + b"\r\n")
+        code, reply = smtp.getreply()
+    if code != 250:
+        _abort(smtp, code)
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _abort(smtp: smtplib.SMTP, code: int) -> None:
+    """What sendmail does after a refusal: close on 421, else RSET."""
+    if code == 421:
+        smtp.close()
+    else:
+        smtp._rset()
