@@ -429,6 +429,11 @@ def _skeleton(
 ) -> _Skeleton | None:
     """The finished skeleton of a body, or None if it cannot be used (see above).
     ``language`` is part of the key: the footer's labels are translated."""
+    if language and language != translation.get_language():
+        with translation.override(language):
+            return _skeleton.__wrapped__(
+                body, has_preheader, from_name, postal_address, contact, language
+            )
     if not _slots_only_in_text(body):
         return None
     footer = Footer(
@@ -499,6 +504,8 @@ class MailRenderer:
         self.profile = (from_name, postal_address, contact)
         self._shapes: dict[tuple, str | None] = {}
         self._linear_skeletons: dict[tuple, _Skeleton | None] = {}
+        #: The footer's labels are translated: a renderer serves one language.
+        self.language = translation.get_language() or ""
         linear = (
             _linear_parts(subject, _text_env),
             _linear_parts(preheader, _text_env),
@@ -556,9 +563,7 @@ class MailRenderer:
         skeleton_body = self._shapes[key]
         if skeleton_body is None or f"{_MARK}w" in skeleton_body:
             return None
-        skeleton = _skeleton(
-            skeleton_body, bool(preheader), *self.profile, translation.get_language() or ""
-        )
+        skeleton = _skeleton(skeleton_body, bool(preheader), *self.profile, self.language)
         if skeleton is None:
             return None
         body_slots = skeleton.body[1::2]
@@ -600,8 +605,8 @@ class MailRenderer:
                 values[f"v{index}"] = value
             else:
                 return None  # a number, a list or a value that cannot be slotted
-        language = translation.get_language() or ""
-        key = (tuple(shape), bool(preheader), language)
+        language = self.language
+        key = (tuple(shape), bool(preheader))
         if key not in self._linear_skeletons:
             if len(self._linear_skeletons) > 256:
                 self._linear_skeletons.clear()
