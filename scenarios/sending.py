@@ -29,6 +29,7 @@ and template shape (``rendering.MailRenderer``); on Django's SMTP backend the
 MIME message is written directly (``mime.SmtpMessages``), on any other
 backend (django-anymail's ESPs) it is Django's ``EmailMultiAlternatives``.
 """
+
 from __future__ import annotations
 
 import datetime
