@@ -707,13 +707,14 @@ class _Senders:
             handover.open()
             marks = _SentMarks()
             while (batch := self.batches.get()) is not None:
-                if self.errors:
-                    continue  # stopping: what is queued waits for the lease
+                if self.errors:  # another thread failed: the run stops
+                    _give_back_quietly(batch)
+                    continue
                 _hand_over(batch, handover, marks, counts)
         except BaseException as exc:  # raised again by close()
             self.errors.append(exc)
-            while self.batches.get() is not None:
-                pass
+            while (batch := self.batches.get()) is not None:
+                _give_back_quietly(batch)
         finally:
             try:
                 if marks is not None:
@@ -734,6 +735,7 @@ class _Senders:
                 return
             except queue.Full:
                 continue
+        _give_back_quietly(batch)
 
     def close(self) -> dict[str, int]:
         """Wait for the threads; their counts, or the first error raised."""
@@ -744,6 +746,15 @@ class _Senders:
         if self.errors:
             raise self.errors[0]
         return self.counts
+
+
+def _give_back_quietly(batch: _Batch) -> None:
+    """Return a batch that will not be handed over now to the queue; if even
+    that fails (the database is the trouble), the lease returns it."""
+    try:
+        _give_back([send.pk for send, _rendered in batch.ready])
+    except Exception:
+        log.exception("a prepared batch was not given back; its lease will return it")
 
 
 def _give_back(send_ids: list[int]) -> int:
