@@ -237,7 +237,10 @@ def run(size: dict) -> list[Figure]:
         ),
         Figure(
             bench_id="B5",
-            workload=f"newsletter to {recipients:,} leads via local aiosmtpd",
+            workload=(
+                f"newsletter to {recipients:,} leads via local aiosmtpd, "
+                f"{DISPATCHERS} dispatcher processes"
+            ),
             figure="mails per second (render + send path)",
             unit="mails/s",
             value=recipients / elapsed,

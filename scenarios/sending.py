@@ -2,8 +2,8 @@
 
 A ``Send`` row exists before anything is sent (UNIQUE lead + source). The
 dispatcher claims due rows in batches (``pending`` → ``claimed`` with a
-lease, ``FOR UPDATE SKIP LOCKED`` so workers never share a row), then for
-each row, in its own short transaction holding the lead's row lock:
+lease, ``FOR UPDATE SKIP LOCKED`` so workers never share a row), then checks
+a batch in one short transaction holding its leads' row locks:
 
 - suppression, unsubscription and consent are checked: a blocked send is
   ``skipped`` with its reason;
@@ -11,14 +11,23 @@ each row, in its own short transaction holding the lead's row lock:
   now goes back to ``pending`` with ``due_at`` at the next allowed time and
   the reason shown (deferred, never dropped);
 - otherwise it is rendered and stamped ``handed_at`` (it now counts toward
-  the cap) and committed.
+  the cap), and the batch's rows are written and committed.
 
-Then, outside any transaction, the message goes to the mail backend, and the
-row becomes ``sent`` with a conditional UPDATE. A worker killed before the
+Then, outside any transaction, each message goes to the mail backend, and
+right after the backend accepted it the row becomes ``sent`` with a
+conditional UPDATE of its own. A dispatcher run hands batches over from
+sender threads while it checks and renders the next one (``_Senders``); the
+``sent`` marks go out on a connection of their own without waiting for the
+answer before the next mail (``_SentMarks``). A worker killed before the
 hand-over leaves a ``claimed`` row whose lease runs out; ``sends_reclaim_stale``
 gives it back to ``pending`` and it is sent once. The Message-ID is fixed per
 row, so in the only remaining window (the backend accepted the message and
-the worker died before the UPDATE) a retry carries the same Message-ID.
+the worker died before the UPDATE left it) a retry carries the same Message-ID.
+
+Rendering fills each lead's values into the template finished once per batch
+and template shape (``rendering.MailRenderer``); on Django's SMTP backend the
+MIME message is written directly (``mime.SmtpMessages``), on any other
+backend (django-anymail's ESPs) it is Django's ``EmailMultiAlternatives``.
 """
 
 from __future__ import annotations
@@ -698,13 +707,14 @@ class _Senders:
             handover.open()
             marks = _SentMarks()
             while (batch := self.batches.get()) is not None:
-                if self.errors:
-                    continue  # stopping: what is queued waits for the lease
+                if self.errors:  # another thread failed: the run stops
+                    _give_back_quietly(batch)
+                    continue
                 _hand_over(batch, handover, marks, counts)
         except BaseException as exc:  # raised again by close()
             self.errors.append(exc)
-            while self.batches.get() is not None:
-                pass
+            while (batch := self.batches.get()) is not None:
+                _give_back_quietly(batch)
         finally:
             try:
                 if marks is not None:
@@ -725,6 +735,7 @@ class _Senders:
                 return
             except queue.Full:
                 continue
+        _give_back_quietly(batch)
 
     def close(self) -> dict[str, int]:
         """Wait for the threads; their counts, or the first error raised."""
@@ -735,6 +746,15 @@ class _Senders:
         if self.errors:
             raise self.errors[0]
         return self.counts
+
+
+def _give_back_quietly(batch: _Batch) -> None:
+    """Return a batch that will not be handed over now to the queue; if even
+    that fails (the database is the trouble), the lease returns it."""
+    try:
+        _give_back([send.pk for send, _rendered in batch.ready])
+    except Exception:
+        log.exception("a prepared batch was not given back; its lease will return it")
 
 
 def _give_back(send_ids: list[int]) -> int:

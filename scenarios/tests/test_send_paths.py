@@ -184,3 +184,25 @@ def test_a_batch_is_read_in_a_fixed_number_of_queries(
     with django_assert_max_num_queries(len(few.captured_queries)):
         ready = sending._prepare_batch(large, sending.sender_profile())
     assert len(ready) == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_server_that_is_down_stops_the_run_and_leaves_every_row_to_send_later(
+    profile, template, smtp_settings, settings, monkeypatch
+):
+    # given a mail server that refuses connections
+    from conftest import free_port
+
+    settings.EMAIL_PORT = free_port()
+    monkeypatch.setattr(sending, "BATCH_SIZE", 3)
+    leads = [consenting_lead() for _ in range(7)]
+    newsletter_schedule(newsletter=newsletter_to(leads, template))
+    newsletters_materialize_due()
+
+    # when the dispatcher runs, it fails …
+    with pytest.raises(OSError):
+        sending.sends_dispatch()
+
+    # … and nothing was sent, nothing is left claimed or counted for the cap
+    assert received(smtp_settings) == []
+    assert set(Send.objects.values_list("state", "handed_at")) == {("pending", None)}
