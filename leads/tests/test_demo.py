@@ -1,7 +1,5 @@
 """The leads part of ``loaddemo``: realistic, repeatable, fast, safe to run again."""
 
-import time
-
 import pytest
 from django.core.management import call_command
 
@@ -39,14 +37,13 @@ def counts() -> dict[str, int]:
 
 
 @pytest.mark.django_db
-def test_loading_twice_gives_the_same_data_quickly():
-    started = time.monotonic()
+def test_loading_twice_gives_the_same_data():
+    # How fast it loads is not asserted here (a timed test fails on a busy
+    # machine); make run's start-up time is checked by tests/test_make_run.py.
     call_command("loaddemo")
-    first_run = time.monotonic() - started
     first = counts()
     call_command("loaddemo")
     assert counts() == first
-    assert first_run < 10
     assert first["Lead"] == 300
     assert first["Company"] == 60
     assert first["Activity"] > 200
