@@ -79,6 +79,9 @@ LEDGER_LOCK = 0x4B5A4C44  # "KZLD"
 #: it spills to disk in batches and costs several seconds more.
 REBUILD_WORK_MEM = "512MB"
 
+#: Scoring more leads than this at once gets ``REBUILD_WORK_MEM``.
+MANY_LEADS = 50_000
+
 #: One row per (lead, rule, local day): the capped points, the points before
 #: the cap, the event count and the first/last event. ``{scope}`` narrows it.
 LEDGER_SELECT = """
@@ -350,9 +353,7 @@ def score_leads(
             WHERE true {only.format(column="lt.lead_id")} GROUP BY lt.lead_id
         ),
         ranked AS (
-            SELECT s.id, s.rank AS old_rank, t.total AS score,
-                   CASE WHEN t.total >= %(hot)s THEN 'HOT' WHEN t.total >= %(warm)s THEN 'WARM'
-                        ELSE 'COLD' END AS rank
+            SELECT s.id, s.rank AS old_rank, t.total AS score, k.rank
             FROM scope s
             LEFT JOIN behaviour b ON b.lead_id = s.id
             LEFT JOIN tags tg ON tg.lead_id = s.id
@@ -360,10 +361,11 @@ def score_leads(
                 SELECT (COALESCE(b.points, 0) + COALESCE(tg.points, 0) + s.fit)::int
                 AS total
             ) t
-            WHERE s.score IS DISTINCT FROM t.total
-               OR s.rank IS DISTINCT FROM
-                  CASE WHEN t.total >= %(hot)s THEN 'HOT' WHEN t.total >= %(warm)s THEN 'WARM'
-                       ELSE 'COLD' END
+            CROSS JOIN LATERAL (
+                SELECT CASE WHEN t.total >= %(hot)s THEN 'HOT' WHEN t.total >= %(warm)s THEN 'WARM'
+                            ELSE 'COLD' END AS rank
+            ) k
+            WHERE (s.score, s.rank) IS DISTINCT FROM (t.total, k.rank)
         ),
         -- Only leads whose score or rank differ are written, and no index holds
         -- score (leads migration 0006): most of these are heap-only updates.
@@ -382,9 +384,9 @@ def score_leads(
         UNION ALL SELECT (SELECT count(*) FROM changed), NULL, NULL, NULL
     """  # noqa: S608 - fixed fragments; every value is a parameter
     with transaction.atomic(), connection.cursor() as cursor:
-        if ids is None or len(ids) > 50_000:
-            # Every lead: the per-lead sums and the joins stay in memory instead
-            # of spilling to disk in batches (this statement only).
+        if ids is None or len(ids) > MANY_LEADS:
+            # The per-lead sums and the joins stay in memory instead of
+            # spilling to disk in batches (this transaction only).
             cursor.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
         if refresh:
             cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [LEDGER_LOCK])
