@@ -79,7 +79,8 @@ LEDGER_LOCK = 0x4B5A4C44  # "KZLD"
 #: it spills to disk in batches and costs several seconds more.
 REBUILD_WORK_MEM = "512MB"
 
-#: Scoring more leads than this at once gets ``REBUILD_WORK_MEM``.
+#: Scoring more leads than this at once gets ``REBUILD_WORK_MEM``; up to this
+#: many, the statements run without JIT compilation (``_size_statement``).
 MANY_LEADS = 50_000
 
 #: One row per (lead, rule, local day): the capped points, the points before
@@ -134,6 +135,25 @@ def window(now: datetime.datetime | None = None) -> tuple[datetime.datetime, dat
     return score_window(now).start, now
 
 
+def _size_statement(cursor, leads: int | None) -> None:
+    """Settings for this transaction's scoring statements by how many leads
+    they cover (None: every lead).
+
+    - Many leads: ``REBUILD_WORK_MEM``, so the per-lead sums and joins stay in
+      memory instead of spilling to disk in batches.
+    - A batch: no JIT. The planner's cost estimate of a batch statement (an
+      array of 10,000 ids probed into the events, the ledger and the leads)
+      passes ``jit_above_cost`` and even the inlining and optimizing
+      thresholds, so PostgreSQL compiled it with LLVM first: measured at
+      1M leads / 30M events, 0.75 s of compilation for a batch whose
+      statements then ran in 1.0 s. The whole-table statements keep JIT,
+      where it pays for itself."""
+    if leads is None or leads > MANY_LEADS:
+        cursor.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
+    else:
+        cursor.execute("SET LOCAL jit = off")
+
+
 def ledger_from_events(
     *,
     lead_ids: Iterable[int] | None = None,
@@ -185,6 +205,7 @@ def ledger_from_events(
             events = EXCLUDED.events, first_at = EXCLUDED.first_at, last_at = EXCLUDED.last_at
     """  # noqa: S608 - fixed fragments; every value is a parameter
     with transaction.atomic(), connection.cursor() as cursor:
+        _size_statement(cursor, None if lead_ids is None else len(params["leads"]))
         cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [LEDGER_LOCK])
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -384,10 +405,7 @@ def score_leads(
         UNION ALL SELECT (SELECT count(*) FROM changed), NULL, NULL, NULL
     """  # noqa: S608 - fixed fragments; every value is a parameter
     with transaction.atomic(), connection.cursor() as cursor:
-        if ids is None or len(ids) > MANY_LEADS:
-            # The per-lead sums and the joins stay in memory instead of
-            # spilling to disk in batches (this transaction only).
-            cursor.execute(f"SET LOCAL work_mem = '{REBUILD_WORK_MEM}'")
+        _size_statement(cursor, None if ids is None else len(ids))
         if refresh:
             cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [LEDGER_LOCK])
         cursor.execute(sql, params)
