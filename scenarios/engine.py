@@ -739,15 +739,20 @@ def actions_reclaim_stale(now: datetime.datetime | None = None) -> int:
 
 
 def actions_claim_due(*, limit: int = 100, now: datetime.datetime | None = None) -> list[int]:
+    """Claim up to ``limit`` due actions (committed before return). The due
+    rows are picked by an uncorrelated ``ARRAY(SELECT …)`` run once, as
+    ``sends_claim_due`` explains: under ``id IN (SELECT … LIMIT … SKIP
+    LOCKED)`` a nested-loop plan rescans the subquery and claims past the
+    limit."""
     now = now or timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             """
             UPDATE scenarios_scenarioaction
                SET state = 'claimed', lease_until = %s, attempts = attempts + 1
-             WHERE id IN (SELECT id FROM scenarios_scenarioaction
-                           WHERE state = 'pending' AND due_at <= %s
-                           ORDER BY due_at, id LIMIT %s FOR UPDATE SKIP LOCKED)
+             WHERE id = ANY(ARRAY(SELECT id FROM scenarios_scenarioaction
+                                  WHERE state = 'pending' AND due_at <= %s
+                                  ORDER BY due_at, id LIMIT %s FOR UPDATE SKIP LOCKED))
             RETURNING id
             """,
             [now + ACTION_LEASE, now, limit],

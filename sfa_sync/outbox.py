@@ -143,13 +143,16 @@ def stale_release(now: datetime.datetime | None = None) -> int:
 def batch_claim(connector_id: int, now: datetime.datetime, limit: int = BATCH_SIZE) -> list:
     """pending → sending for up to ``limit`` due rows of this connector: one
     statement, the row count is ours. An update waits until a minute after
-    the lead's last push, and never overtakes a row of its lead in flight."""
+    the lead's last push, and never overtakes a row of its lead in flight.
+    The due rows are picked by an uncorrelated ``ARRAY(SELECT …)`` run once:
+    under ``id IN (SELECT … LIMIT … SKIP LOCKED)`` a nested-loop plan may
+    rescan the subquery and claim past the limit (``sends_claim_due``)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
             UPDATE sfa_sync_outboxitem o
             SET state = 'sending', attempts = o.attempts + 1, claimed_at = %s
-            WHERE o.id IN (
+            WHERE o.id = ANY(ARRAY(
                 SELECT d.id FROM sfa_sync_outboxitem d
                 JOIN sfa_sync_synclink s
                   ON s.lead_id = d.lead_id AND s.connector_id = d.connector_id
@@ -163,7 +166,7 @@ def batch_claim(connector_id: int, now: datetime.datetime, limit: int = BATCH_SI
                 ORDER BY d.next_attempt_at, d.id
                 LIMIT %s
                 FOR UPDATE OF d SKIP LOCKED
-            ) AND o.state = 'pending'
+            )) AND o.state = 'pending'
             RETURNING o.id, o.lead_id, o.kind, o.attempts
             """,
             [now, connector_id, now, now - SYNC_INTERVAL, limit],
