@@ -602,8 +602,29 @@ def _store(cursor, found: dict) -> int:
         with transaction.atomic():
             cursor.execute(_STORE_SQL, params)
     except IntegrityError:
+        # Some events are stored already (a redelivered batch) or come twice:
+        # they leave the staging tables first, so the visits and visitors
+        # count each event once, then ON CONFLICT covers any stored meanwhile.
+        cursor.execute(_DROP_STORED_SQL)
         cursor.execute(_STORE_SQL + " ON CONFLICT (event_uid, occurred_at) DO NOTHING", params)
     return cursor.rowcount
+
+
+#: Staged events already in ``tracking_event``, and later copies of one event
+#: within the batch, out of both staging tables. A stored event never starts a
+#: visit when staged again (its visitor was seen at or after it), so what
+#: stays keeps its visit.
+_DROP_STORED_SQL = """
+WITH dropped AS (
+    DELETE FROM kizuki_writer_ev e
+    WHERE EXISTS (SELECT 1 FROM tracking_event t
+                  WHERE t.event_uid = e.uid AND t.occurred_at = e.occurred_at)
+       OR EXISTS (SELECT 1 FROM kizuki_writer_ev f
+                  WHERE f.uid = e.uid AND f.occurred_at = e.occurred_at AND f.seq < e.seq)
+    RETURNING e.seq
+)
+DELETE FROM kizuki_writer_split s USING dropped WHERE s.seq = dropped.seq
+"""
 
 
 def _lead_events(cursor) -> tuple[dict, dict]:

@@ -62,6 +62,23 @@ def test_a_redelivered_batch_is_stored_once(site):
     assert writer.write_batch([dict(e) for e in batch]) == 2
     assert writer.write_batch([dict(e) for e in batch]) == 0
     assert Event.objects.count() == 2
+    # and the visit and the visitor count those page views once
+    visit, visitor = Visit.objects.get(), Visitor.objects.get()
+    assert (visit.page_views, visitor.visit_count, visitor.page_view_count) == (2, 1, 2)
+
+
+@pytest.mark.django_db
+def test_an_event_sent_again_beside_new_ones_is_counted_once(site):
+    # given a stored page view
+    first = event(site, T0)
+    writer.write_batch([dict(first)])
+    # when a browser sends it again in a batch with a new one, and one twice
+    again = event(site, T0 + datetime.timedelta(minutes=2))
+    assert writer.write_batch([dict(first), dict(again), dict(again)]) == 1
+    # then each is stored and counted once
+    visit, visitor = Visit.objects.get(), Visitor.objects.get()
+    assert Event.objects.count() == 2
+    assert (visit.page_views, visitor.visit_count, visitor.page_view_count) == (2, 1, 2)
 
 
 @pytest.mark.django_db
