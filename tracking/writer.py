@@ -192,7 +192,7 @@ def _line(event: dict) -> str:
     else:
         props_json = "{}"
     site_id, lead_id = event.get("site_id"), event.get("lead_id")
-    return "\t".join(
+    line = "\t".join(
         (
             _text(event["uid"]),
             _as_datetime(event["occurred_at"]).isoformat(),
@@ -208,6 +208,15 @@ def _line(event: dict) -> str:
             _text(event.get("ip")) if event.get("ip") else "\\N",
         )
     )
+    # JSON may carry half of a surrogate pair ("\ud83d", a string cut inside
+    # an emoji): no character, and not encodable as UTF-8 for Redis or
+    # PostgreSQL. It becomes U+FFFD, as a browser's own encoder does.
+    if not line.isascii() and _SURROGATE.search(line):
+        line = _SURROGATE.sub("\ufffd", line)
+    return line
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _drop_nul(value):

@@ -236,3 +236,17 @@ def test_do_not_track_and_gpc_are_honoured_when_the_site_says_so(
     assert response.status_code == 202 and response.json()["accepted"] == 0
     assert pixel.status_code == 200 and pixel["Content-Type"] == "image/gif"
     assert writer.drain() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lone_surrogate_is_stored_as_a_replacement_character(collect, site, redis_client):
+    # given a page whose title JavaScript cut in the middle of a surrogate
+    # pair ("\ud83d" is valid JSON but no character)
+    response = collect(
+        {"site": site.key, "visitor": "v-5",
+         "events": [page_view(title="絵文字\ud83d"), page_view(url="https://www.example.co.jp/ok")]}
+    )  # fmt: skip
+    # then both are accepted and stored, the broken half replaced
+    assert response.status_code == 202 and response.json() == {"accepted": 2}
+    writer.drain()
+    assert sorted(e.title for e in stored()) == ["料金", "絵文字\ufffd"]
