@@ -230,3 +230,13 @@ def test_a_sales_rep_reads_only_their_own_leads(sales_api, marketer_api):
     other = Lead.objects.get(email="theirs@x.co.jp")
     assert sales_api.get(f"/api/v1/leads/{other.pk}/").status_code == 404
     assert len(marketer_api.get("/api/v1/leads/").json()["results"]) == 2
+
+
+def test_half_a_surrogate_pair_is_a_json_400_not_a_500(marketer_api):
+    # "\ud83d" is valid JSON but no character: PostgreSQL could not store it
+    body = '{"email": "emoji@sample.co.jp", "last_name": "佐藤\\ud83d"}'
+    response = marketer_api.post("/api/v1/leads/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+    assert "U+D800" in response.json()["error"]["message"]
+    assert not Lead.objects.filter(email="emoji@sample.co.jp").exists()
