@@ -1,21 +1,22 @@
 """The event write path: batches from Redis into the partitioned table.
 
-Events arrive normalized (``tracking.intake``) in a Redis stream, one JSON
-document per entry. A writer reads a batch with a consumer group, stores it,
-then acknowledges it; a writer killed in between leaves the batch pending and
-another writer claims it after ``CLAIM_IDLE_MS``. Each event carries a
-client-made ``uid`` and the table has UNIQUE (event_uid, occurred_at), so a
-batch stored twice is stored once.
+Events arrive normalized (``tracking.intake``) in a Redis stream, each entry
+one line of COPY text (field ``c``; entries of an earlier version hold JSON in
+``e`` and are still read). A writer reads a batch with a consumer group,
+stores it, then acknowledges it; a writer killed in between leaves the batch
+pending and another writer claims it after ``CLAIM_IDLE_MS``. Each event
+carries a client-made ``uid`` and the table has UNIQUE (event_uid,
+occurred_at), so a batch stored twice is stored once.
 
-A batch is stored set-based, with no per-event Python: the documents go
-as they are (COPY) into a session-local staging table as ``jsonb``; one
-statement parses them, finds each browser's visitor and open visit, and
-splits visits (30 minutes of inactivity, window functions over each
-browser's events in time order); a second statement upserts the visitors,
-inserts the new visits, extends the open ones and inserts the events
-(``INSERT … SELECT … ON CONFLICT (event_uid, occurred_at) DO NOTHING``).
-Python only maps the batch's distinct user agents and new visitors' IP
-addresses (``tracking.devices``) and names returned-after-absence events.
+A batch is stored set-based, with no per-event Python: one COPY into a
+session-local staging table; one statement finds each browser's visitor and
+open visit and splits visits (30 minutes of inactivity, window functions over
+each browser's events in time order); one INSERT writes the new visitors; one
+statement updates known visitors, inserts new visits, extends open ones and
+inserts the events (a plain INSERT; only a batch holding stored or repeated
+events drops them from staging and uses ON CONFLICT). Python only maps the
+batch's distinct user agents and new visitors' IP addresses
+(``tracking.devices``) and names returned-after-absence events.
 """
 
 from __future__ import annotations
