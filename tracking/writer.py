@@ -30,6 +30,7 @@ import os
 import re
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import redis
@@ -114,6 +115,10 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
     """Store what waits in the stream; returns the number of events read.
 
     Safe to run in several workers at once: each batch goes to one consumer.
+    Redis work runs beside PostgreSQL's: a thread reads (and unpacks) the
+    next batch while this one is stored, and acknowledges a batch once it is
+    committed. A batch read ahead and never stored (the writer failed or
+    died) stays pending and is claimed again after ``CLAIM_IDLE_MS``.
     """
     client = _raw_client_for(settings.REDIS_URL)
     ensure_group(client)
@@ -125,21 +130,41 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
     claimed = client.xautoclaim(
         STREAM, GROUP, consumer, min_idle_time=CLAIM_IDLE_MS, count=BATCH_SIZE
     )[1]
-    if claimed:
-        total += _store_and_ack(client, claimed)
-    for _ in range(max_batches):
-        # RESP2: [[stream, [[id, [field, value]], ...]]]; RESP3: {stream: [...]}
-        response = client.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=BATCH_SIZE)
-        if not response:
-            break
-        messages = next(iter(response.values())) if isinstance(response, dict) else response[0][1]
-        if not messages:
-            break
-        total += _store_and_ack(client, messages)
-    return total
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kizuki-drain") as redis_side:
+        acks = []
+        if claimed:
+            ids, lines = _unpack(claimed)
+            _write_lines(lines)
+            acks.append(redis_side.submit(_ack, client, ids))
+        reading = redis_side.submit(_read, client, consumer) if max_batches > 0 else None
+        for n in range(max_batches):
+            ids, lines = reading.result()
+            if not ids:
+                break
+            # The next batch is read while this one is stored.
+            reading = redis_side.submit(_read, client, consumer) if n + 1 < max_batches else None
+            _write_lines(lines)
+            # Acknowledged only after the batch is committed: a crash before
+            # leaves it pending, and the redelivered copy is stored once
+            # (event_uid).
+            acks.append(redis_side.submit(_ack, client, ids))
+            total += len(ids)
+        for ack in acks:
+            ack.result()
+    return total + (len(claimed) if claimed else 0)
 
 
-def _store_and_ack(client: redis.Redis, messages: list) -> int:
+def _read(client: redis.Redis, consumer: str) -> tuple[list, list[bytes]]:
+    # RESP2: [[stream, [[id, [field, value]], ...]]]; RESP3: {stream: [...]}
+    response = client.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=BATCH_SIZE)
+    if not response:
+        return [], []
+    messages = next(iter(response.values())) if isinstance(response, dict) else response[0][1]
+    return _unpack(messages or [])
+
+
+def _unpack(messages: list) -> tuple[list, list[bytes]]:
+    """The entries' ids, and their events as COPY lines."""
     ids = []
     lines = []
     for message_id, fields in messages:
@@ -153,14 +178,14 @@ def _store_and_ack(client: redis.Redis, messages: list) -> int:
                 log.warning("dropping an unreadable stream entry %s (%s)", message_id, exc)
         else:  # an entry deleted while pending comes back without fields
             log.warning("dropping an unreadable stream entry %s", message_id)
-    _write_lines(lines)
-    # Acknowledge only after the batch is committed: a crash before this line
-    # leaves it pending, and the redelivered copy is stored once (event_uid).
+    return ids, lines
+
+
+def _ack(client: redis.Redis, ids: list) -> None:
     pipe = client.pipeline(transaction=False)
     pipe.xack(STREAM, GROUP, *ids)
     pipe.xdel(STREAM, *ids)
     pipe.execute()
-    return len(messages)
 
 
 def write_batch(events: list[dict]) -> int:
@@ -341,9 +366,12 @@ WITH parsed AS (
     FROM (SELECT site_id, anon_id, min(occurred_at) AS first FROM parsed
           WHERE site_id IS NOT NULL AND anon_id IS NOT NULL
           GROUP BY site_id, anon_id) b
+    -- LIMIT 1 (the pair is unique) keeps this a probe of the unique index
+    -- per browser: unlimited, it may be planned as a hash join that reads
+    -- every visitor for every batch.
     LEFT JOIN LATERAL (
         SELECT v.id, v.lead_id, v.last_seen_at FROM tracking_visitor v
-        WHERE v.site_id = b.site_id AND v.anon_id = b.anon_id
+        WHERE v.site_id = b.site_id AND v.anon_id = b.anon_id LIMIT 1
     ) v ON true
     -- The open visit ends at the visitor's last event at the latest: a
     -- browser back 30 minutes or more after it starts a new visit anyway.
