@@ -30,6 +30,7 @@ import os
 import re
 import socket
 import uuid
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
@@ -284,7 +285,7 @@ def _write_lines(lines: list[bytes]) -> int:
     # A line from another producer could hold a raw line end: take it alone.
     one_by_one = text.count(b"\n") != len(lines) - 1
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_STAGING_DDL)
+        _ensure_staging(cursor)
         for attempt in range(3):
             try:
                 with transaction.atomic():  # a savepoint: a failed try leaves nothing
@@ -314,6 +315,21 @@ def _write_lines(lines: list[bytes]) -> int:
             robust=True,
         )
     return written
+
+
+#: The database connections whose session holds the staging tables (they
+#: last as long as the connection): their DDL runs once per connection, not
+#: once per batch.
+_staged_connections: weakref.WeakSet = weakref.WeakSet()
+
+
+def _ensure_staging(cursor) -> None:
+    raw = connection.connection
+    if raw in _staged_connections:
+        return
+    cursor.execute(_STAGING_DDL)
+    # Believed once committed: a batch rolled back takes the tables with it.
+    transaction.on_commit(lambda: _staged_connections.add(raw))
 
 
 def _copy_one_by_one(cursor, lines: list[bytes]) -> None:
