@@ -164,6 +164,43 @@ def test_a_batch_left_by_a_killed_writer_is_claimed_and_stored_once(
     assert writer.drain(consumer="live-writer") == 0
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_that_fails_mid_drain_loses_neither_its_batch_nor_the_one_it_read_ahead(
+    site, redis_client, monkeypatch
+):
+    # given three batches waiting, and a writer whose second store fails
+    # while it has already read the third batch ahead
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
+    now = timezone.now()
+    writer.enqueue([event(site, now + datetime.timedelta(seconds=i)) for i in range(6)])
+    stores = []
+    real_write = writer._write_lines
+
+    def failing_write(lines):
+        stores.append(len(lines))
+        if len(stores) == 2:
+            raise RuntimeError("PostgreSQL went away")
+        return real_write(lines)
+
+    monkeypatch.setattr(writer, "_write_lines", failing_write)
+    with pytest.raises(RuntimeError):
+        writer.drain(consumer="failing-writer")
+    # then the first batch is stored and acknowledged, the other two wait
+    client = writer.redis_client()
+    assert Event.objects.count() == 2
+    assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 4
+    # when another writer drains after the claim timeout (claims take a batch
+    # each), every event is stored once and nothing is left
+    monkeypatch.setattr(writer, "_write_lines", real_write)
+    monkeypatch.setattr(writer, "CLAIM_IDLE_MS", 0)
+    assert writer.drain(consumer="live-writer") == 2
+    assert writer.drain(consumer="live-writer") == 2
+    assert Event.objects.count() == 6
+    assert len(set(Event.objects.values_list("event_uid", flat=True))) == 6
+    assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 0
+    assert client.xlen(writer.STREAM) == 0
+
+
 @pytest.mark.django_db
 def test_one_batch_splits_each_browsers_visits_in_time_order(site):
     minute = datetime.timedelta(minutes=1)
