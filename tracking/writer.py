@@ -286,6 +286,12 @@ def _write_lines(lines: list[bytes]) -> int:
     one_by_one = text.count(b"\n") != len(lines) - 1
     with transaction.atomic(), connection.cursor() as cursor:
         _ensure_staging(cursor)
+        # The staging tables are never analyzed: the planner takes a batch
+        # for a few hundred rows and merges sorted inputs (sorting thousands
+        # of text keys and sequence numbers several times a batch) where
+        # hashing them is cheaper. Measured at 1M events, alternating batch
+        # by batch: 10 % less time per batch. This transaction only.
+        cursor.execute("SET LOCAL enable_mergejoin = off")
         for attempt in range(3):
             try:
                 with transaction.atomic():  # a savepoint: a failed try leaves nothing
