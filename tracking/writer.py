@@ -133,26 +133,28 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
     )[1]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kizuki-drain") as redis_side:
         acks = []
-        if claimed:
-            ids, lines = _unpack(claimed)
-            _write_lines(lines)
-            acks.append(redis_side.submit(_ack, client, ids))
+        ids, lines = _unpack(claimed)
+        read = 0
         reading = redis_side.submit(_read, client, consumer) if max_batches > 0 else None
-        for n in range(max_batches):
+        while True:
+            if ids:
+                _write_lines(lines)
+                # Acknowledged only after the batch is committed: a crash
+                # before leaves it pending, and the redelivered copy is
+                # stored once (event_uid).
+                acks.append(redis_side.submit(_ack, client, ids))
+                total += len(ids)
+            if reading is None:
+                break
             ids, lines = reading.result()
             if not ids:
                 break
+            read += 1
             # The next batch is read while this one is stored.
-            reading = redis_side.submit(_read, client, consumer) if n + 1 < max_batches else None
-            _write_lines(lines)
-            # Acknowledged only after the batch is committed: a crash before
-            # leaves it pending, and the redelivered copy is stored once
-            # (event_uid).
-            acks.append(redis_side.submit(_ack, client, ids))
-            total += len(ids)
+            reading = redis_side.submit(_read, client, consumer) if read < max_batches else None
         for ack in acks:
             ack.result()
-    return total + (len(claimed) if claimed else 0)
+    return total
 
 
 def _read(client: redis.Redis, consumer: str) -> tuple[list, list[bytes]]:
