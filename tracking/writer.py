@@ -29,14 +29,16 @@ import logging
 import os
 import re
 import socket
+import time
 import uuid
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import redis
 from django.conf import settings
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -118,8 +120,16 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
     Safe to run in several workers at once: each batch goes to one consumer.
     Redis work runs beside PostgreSQL's: a thread reads (and unpacks) the
     next batch while this one is stored, and acknowledges a batch once it is
-    committed. A batch read ahead and never stored (the writer failed or
-    died) stays pending and is claimed again after ``CLAIM_IDLE_MS``.
+    durable. A batch read ahead and never stored (the writer failed or died)
+    stays pending and is claimed again after ``CLAIM_IDLE_MS``.
+
+    A batch with another one behind it commits without waiting for its WAL
+    to reach the disk (``synchronous_commit = off``, that transaction only;
+    PostgreSQL's WAL writer flushes it in the background), and is
+    acknowledged in Redis only once the WAL is flushed past it. The batch
+    that ends the drain commits durably, which flushes every batch before
+    it. So a crash of PostgreSQL can lose only batches that are still
+    pending, and those are claimed and stored again.
     """
     client = _raw_client_for(settings.REDIS_URL)
     ensure_group(client)
@@ -131,30 +141,88 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
     claimed = client.xautoclaim(
         STREAM, GROUP, consumer, min_idle_time=CLAIM_IDLE_MS, count=BATCH_SIZE
     )[1]
+    nothing: tuple[list, list[bytes]] = ([], [])
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kizuki-drain") as redis_side:
         acks = []
-        ids, lines = _unpack(claimed)
+        #: (WAL position after its commit, ids) of the batches stored and not
+        #: yet known to be on disk.
+        unflushed: list[tuple[int, list]] = []
+
+        def acknowledge(flushed_to: int | None) -> None:
+            """Acknowledge the stored batches flushed up to there (None: all)."""
+            while unflushed and (flushed_to is None or unflushed[0][0] <= flushed_to):
+                acks.append(redis_side.submit(_ack, client, unflushed.pop(0)[1]))
+
         read = 0
         reading = redis_side.submit(_read, client, consumer) if max_batches > 0 else None
-        while True:
-            if ids:
-                _write_lines(lines)
-                # Acknowledged only after the batch is committed: a crash
-                # before leaves it pending, and the redelivered copy is
-                # stored once (event_uid).
-                acks.append(redis_side.submit(_ack, client, ids))
-                total += len(ids)
-            if reading is None:
-                break
+        ids, lines = _unpack(claimed)
+        if not ids and reading is not None:
             ids, lines = reading.result()
-            if not ids:
-                break
             read += 1
-            # The next batch is read while this one is stored.
             reading = redis_side.submit(_read, client, consumer) if read < max_batches else None
-        for ack in acks:
-            ack.result()
+        try:
+            while ids:
+                upcoming = None
+
+                def ends_the_drain(reading=reading) -> bool:
+                    # Asked just before the commit: the next batch was read
+                    # while this one was stored.
+                    nonlocal upcoming
+                    upcoming = reading.result() if reading is not None else nothing
+                    return not upcoming[0]
+
+                if _write_lines(lines, durable=ends_the_drain) or upcoming is not None:
+                    committed_at, flushed_to = _wal_positions()
+                    unflushed.append((committed_at, ids))
+                    # A durable commit flushed every batch before it too.
+                    acknowledge(None if not upcoming[0] else flushed_to)
+                else:  # no readable entry in the batch: nothing to store
+                    acks.append(redis_side.submit(_ack, client, ids))
+                    upcoming = reading.result() if reading is not None else nothing
+                total += len(ids)
+                ids, lines = upcoming
+                if ids:
+                    read += 1
+                    # The next batch is read while this one is stored.
+                    reading = (
+                        redis_side.submit(_read, client, consumer) if read < max_batches else None
+                    )
+        finally:
+            try:
+                # A later batch failed: what committed before it is
+                # acknowledged once the WAL writer has flushed it.
+                _acknowledge_when_flushed(unflushed, acknowledge)
+            finally:
+                for ack in acks:
+                    ack.result()
     return total
+
+
+def _wal_positions() -> tuple[int, int]:
+    """(where the WAL ends now, how far it is flushed), as byte positions."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint, "
+            "pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0')::bigint"
+        )
+        return cursor.fetchone()
+
+
+#: How long a failed drain waits for the WAL writer to flush the batches it
+#: committed before the failure (it flushes every ``wal_writer_delay``, 200 ms).
+FLUSH_WAIT = 1.0
+
+
+def _acknowledge_when_flushed(unflushed: list, acknowledge) -> None:
+    deadline = time.monotonic() + FLUSH_WAIT
+    try:
+        while unflushed:
+            acknowledge(_wal_positions()[1])
+            if not unflushed or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+    except DatabaseError:  # PostgreSQL is gone: the batches stay pending
+        log.warning("%d stored batches left pending: the database is unreachable", len(unflushed))
 
 
 def _read(client: redis.Redis, consumer: str) -> tuple[list, list[bytes]]:
@@ -280,7 +348,11 @@ _COPY_EVENTS = f"COPY kizuki_writer_ev ({', '.join(LINE_COLUMNS)}) FROM STDIN"
 _COPY_ERRORS = (DataError, IntegrityError, psycopg2.DataError, psycopg2.IntegrityError)
 
 
-def _write_lines(lines: list[bytes]) -> int:
+def _write_lines(lines: list[bytes], *, durable: bool | Callable[[], bool] = True) -> int:
+    """Store COPY lines in one transaction. ``durable`` false (or a function
+    asked just before the commit that answers false): the commit does not
+    wait for the WAL flush; the caller acknowledges the batch only once the
+    WAL is flushed past it (see ``drain``)."""
     if not lines:
         return 0
     text = b"\n".join(lines)
@@ -317,6 +389,9 @@ def _write_lines(lines: list[bytes]) -> int:
                     raise
         written = _store(cursor, found)
         by_lead, earliest = _lead_events(cursor)
+        # Read by PostgreSQL at the commit, so it may be decided last.
+        if not (durable() if callable(durable) else durable):
+            cursor.execute("SET LOCAL synchronous_commit = off")
     if by_lead:
         transaction.on_commit(
             lambda: events_recorded.send(sender=None, by_lead=by_lead, earliest=earliest),

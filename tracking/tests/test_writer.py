@@ -176,11 +176,11 @@ def test_a_writer_that_fails_mid_drain_loses_neither_its_batch_nor_the_one_it_re
     stores = []
     real_write = writer._write_lines
 
-    def failing_write(lines):
+    def failing_write(lines, **options):
         stores.append(len(lines))
         if len(stores) == 2:
             raise RuntimeError("PostgreSQL went away")
-        return real_write(lines)
+        return real_write(lines, **options)
 
     monkeypatch.setattr(writer, "_write_lines", failing_write)
     with pytest.raises(RuntimeError):
@@ -292,3 +292,69 @@ def test_server_events_without_a_browser_are_stored_for_their_lead(site):
     stored = Event.objects.get()
     assert (stored.lead_id, stored.visitor_id, stored.visit_id) == (lead.pk, None, None)
     assert not Visitor.objects.exists() and not Visit.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_the_batch_that_ends_a_drain_waits_for_the_disk(site, redis_client, monkeypatch):
+    # given three batches waiting
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
+    now = timezone.now()
+    writer.enqueue([event(site, now + datetime.timedelta(seconds=i)) for i in range(6)])
+    decisions = []
+    real_write = writer._write_lines
+
+    def recording_write(lines, durable):
+        def asked():
+            decisions.append(durable())
+            return decisions[-1]
+
+        return real_write(lines, durable=asked)
+
+    monkeypatch.setattr(writer, "_write_lines", recording_write)
+    # when one drain stores them
+    assert writer.drain(consumer="async-writer") == 6
+    # then the first two commit without waiting for the WAL flush, the last
+    # one waits (and so flushes the others), and all are acknowledged
+    assert decisions == [False, False, True]
+    assert Event.objects.count() == 6
+    assert writer.redis_client().xpending(writer.STREAM, writer.GROUP)["pending"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_is_acknowledged_only_once_its_commit_is_flushed_to_disk(
+    site, redis_client, monkeypatch
+):
+    # given three batches, a PostgreSQL whose WAL writer never flushes, and a
+    # writer whose third store fails
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
+    monkeypatch.setattr(writer, "FLUSH_WAIT", 0)
+    now = timezone.now()
+    writer.enqueue([event(site, now + datetime.timedelta(seconds=i)) for i in range(6)])
+    monkeypatch.setattr(writer, "_wal_positions", lambda: (1, 0))
+    stores = []
+    real_write = writer._write_lines
+
+    def failing_write(lines, **options):
+        stores.append(len(lines))
+        if len(stores) == 3:
+            raise RuntimeError("PostgreSQL went away")
+        return real_write(lines, **options)
+
+    monkeypatch.setattr(writer, "_write_lines", failing_write)
+    with pytest.raises(RuntimeError):
+        writer.drain(consumer="async-writer")
+    # then two batches are committed but, not being on disk, neither is
+    # acknowledged
+    client = writer.redis_client()
+    assert Event.objects.count() == 4
+    assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 6
+    # when the next writer claims them (after a crash their rows may or may
+    # not be there), each event is stored once and nothing is left pending
+    monkeypatch.undo()
+    monkeypatch.setattr(writer, "CLAIM_IDLE_MS", 0)
+    while writer.drain(consumer="live-writer"):
+        pass
+    assert sorted(Event.objects.values_list("occurred_at", flat=True)) == [
+        now + datetime.timedelta(seconds=i) for i in range(6)
+    ]
+    assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 0
