@@ -264,7 +264,10 @@ class ScoringSettingsAdmin(admin.ModelAdmin):
     @transaction.atomic
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
-        services.rescore_in_background(reason="thresholds or window changed")
+        services.rescore_in_background(
+            reason="thresholds or window changed",
+            recount_all="window_days" in form.changed_data,
+        )
         self.message_user(request, gettext("Every lead is being rescored in the background."))
 
 

@@ -200,9 +200,13 @@ class ScoringSettingsView(APIView):
         row = ScoringSettings.current()
         data = ScoringSettingsSerializer(row, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
+        window_days = row.window_days
         with transaction.atomic():
             data.save()
-            services.rescore_in_background(reason="thresholds or window changed")
+            services.rescore_in_background(
+                reason="thresholds or window changed",
+                recount_all=data.instance.window_days != window_days,
+            )
         return Response(data.data)
 
 

@@ -1,10 +1,11 @@
 """Lead qualification (リードクオリフィケーション): rules, the score ledger, ranks.
 
 The ledger is the truth: one ``ScoreDay`` per (lead, rule, local day) with
-the capped points, the event count and the first/last event time. A lead's
-behaviour score is the sum of its ledger days inside the rolling window (the
-last 90 local days, today included, by default); total = behaviour + fit +
-tag adjustments. ``Lead.score`` / ``Lead.rank`` are kept current
+the number of events the rule matched and the first/last event time. A
+lead's behaviour score is the sum over its ledger days inside the rolling
+window (the last 90 local days, today included, by default) of each active
+rule's points × events, capped per day; total = behaviour + fit + tag
+adjustments. ``Lead.score`` / ``Lead.rank`` are kept current
 for search and lists by ``scoring.services`` (set-based SQL).
 """
 
@@ -82,6 +83,9 @@ class ScoreRule(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # What the rule's ledger rows were counted by (scoring.services.COUNTED_AS):
+    # when it differs from event_type/url_like/form_key, the rule is recounted.
+    counted = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         verbose_name = _("score rule")
@@ -126,10 +130,13 @@ class TagAdjustment(models.Model):
 
 
 class ScoreDay(models.Model):
-    """The ledger, one row per (lead, rule, local day): the points the rule gave
-    the lead that day (capped by ``daily_cap``), the points before the cap, how
-    many events matched and the first and last of them. The events themselves
-    stay in ``tracking_event``; ``scoring.selectors.score_day_events`` lists them.
+    """The ledger, one row per (lead, rule, local day): how many of the lead's
+    events the rule matched that day and the first and last of them. The points
+    are applied when it is read (``scoring.services.day_points``: points ×
+    events, capped by ``daily_cap``), so changing a rule's points, cap or
+    active flag rescores without recounting. Every rule is counted, active or
+    not. The events themselves stay in ``tracking_event``;
+    ``scoring.selectors.score_day_events`` lists them.
 
     Rows are recomputed from events, never added to, so a retried task cannot
     double-count. No FK constraints: the full rebuild writes the whole table
@@ -154,8 +161,6 @@ class ScoreDay(models.Model):
         related_name="days",
     )
     day = models.DateField(_("day"))
-    points = models.IntegerField(_("points"))
-    raw_points = models.IntegerField(_("points before the cap"))
     events = models.IntegerField(_("events"))
     first_at = models.DateTimeField(_("first event"))
     last_at = models.DateTimeField(_("last event"))

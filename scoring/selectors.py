@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from leads.models import Lead
 from scoring.models import FitRule, ScoreRule, ScoreSnapshot, ScoringSettings, TagAdjustment
-from scoring.services import like_pattern, score_window
+from scoring.services import day_points, like_pattern, raw_day_points, score_window
 
 #: Days of score history served with a lead's score (trend chart).
 HISTORY_DAYS = 90
@@ -27,12 +27,13 @@ def lead_explanation(lead: Lead, now: datetime.datetime | None = None) -> dict:
     win = score_window(now)
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            SELECT r.id, r.name, d.day, d.points, d.raw_points, d.events, d.first_at, d.last_at
-            FROM scoring_scoreday d JOIN scoring_scorerule r ON r.id = d.rule_id
+            f"""
+            SELECT r.id, r.name, d.day, {day_points()}, {raw_day_points()}, d.events,
+                   d.first_at, d.last_at
+            FROM scoring_scoreday d JOIN scoring_scorerule r ON r.id = d.rule_id AND r.is_active
             WHERE d.lead_id = %s AND d.day >= %s AND d.day <= %s
             ORDER BY r.id, d.day
-            """,
+            """,  # noqa: S608 - fixed fragments
             [lead.pk, win.first_day, win.today],
         )
         rows = cursor.fetchall()

@@ -52,16 +52,21 @@ def check_score_rule(*, event_type: str, url_pattern: str = "", points: int, dai
 
 
 def score_rule_saved(rule: ScoreRule) -> None:
-    """Keep the LIKE form current and rescore everyone in the background."""
+    """Keep the LIKE form current and rescore everyone in the background
+    (recounting the rule's ledger rows only if what it matches changed)."""
     ScoreRule.objects.filter(pk=rule.pk).update(url_like=like_pattern(rule.url_pattern))
-    rescore_in_background(reason=f"rule {rule.pk} changed", rule_ids=[rule.pk])
+    rescore_in_background(reason=f"rule {rule.pk} changed")
 
 
-def rescore_in_background(*, reason: str, rule_ids: list[int] | None = None):
+def rescore_in_background(*, reason: str, recount_all: bool = False):
+    """Rescore every lead in a background job. The ledger is recounted for
+    the rules whose matching changed, or all of it with ``recount_all`` (the
+    window grew: older days must be counted)."""
     from scoring.models import RescoreJob
     from scoring.tasks import rescore_all
 
     job = RescoreJob.objects.create(reason=reason)
+    rule_ids = None if recount_all else []
     transaction.on_commit(lambda: rescore_all.delay(job.pk, rule_ids))
     return job
 
@@ -83,23 +88,41 @@ REBUILD_WORK_MEM = "512MB"
 #: many, the statements run without JIT compilation (``_size_statement``).
 MANY_LEADS = 50_000
 
-#: One row per (lead, rule, local day): the capped points, the points before
-#: the cap, the event count and the first/last event. ``{scope}`` narrows it.
+#: One row per (lead, rule, local day): how many of the lead's events the
+#: rule matched that day, and the first and last of them. Every rule is
+#: counted, active or not, and the points are applied when the rows are read
+#: (``day_points``): a change of points, cap or active flag needs no recount.
+#: ``{scope}`` narrows it.
 LEDGER_SELECT = """
     SELECT e.lead_id, r.id AS rule_id, (e.occurred_at AT TIME ZONE %(tz)s)::date AS day,
-           (CASE WHEN r.daily_cap IS NULL THEN r.points * count(*)
-                 ELSE LEAST(r.points * count(*), r.daily_cap) END)::int AS points,
-           (r.points * count(*))::int AS raw_points, count(*)::int AS events,
-           min(e.occurred_at) AS first_at, max(e.occurred_at) AS last_at
+           count(*)::int AS events, min(e.occurred_at) AS first_at, max(e.occurred_at) AS last_at
     FROM tracking_event e
     JOIN scoring_scorerule r
-      ON r.is_active AND r.event_type = e.type
+      ON r.event_type = e.type
      AND (r.url_like = '' OR e.url LIKE r.url_like)
      AND (r.form_key = '' OR e.properties->>'form' = r.form_key)
     WHERE e.lead_id IS NOT NULL AND e.occurred_at >= %(start)s {scope}
     GROUP BY e.lead_id, r.id, day
 """
-LEDGER_COLUMNS = "lead_id, rule_id, day, points, raw_points, events, first_at, last_at"
+LEDGER_COLUMNS = "lead_id, rule_id, day, events, first_at, last_at"
+
+#: What a rule's ledger rows were counted by (``ScoreRule.counted``): the
+#: fields that decide which events it matches. A rule whose ``counted`` differs
+#: from this is recounted (``rules_recount``).
+COUNTED_AS = "concat_ws(chr(31), event_type, url_like, form_key)"
+
+
+def day_points(day: str = "d", rule: str = "r") -> str:
+    """SQL: the points of ledger row ``day`` under rule ``rule`` (joined on
+    ``rule_id``): points × events, capped per day by ``daily_cap``."""
+    raw = raw_day_points(day, rule)
+    cap = f"{rule}.daily_cap"
+    return f"(CASE WHEN {cap} IS NULL THEN {raw} ELSE LEAST({raw}, {cap}) END)"
+
+
+def raw_day_points(day: str = "d", rule: str = "r") -> str:
+    """SQL: the points of ledger row ``day`` before the daily cap."""
+    return f"({rule}.points::bigint * {day}.events)"
 
 
 @dataclass(frozen=True)
@@ -195,13 +218,12 @@ def ledger_from_events(
             LEFT JOIN scoring_scoreday d
               ON d.lead_id = f.lead_id AND d.rule_id = f.rule_id AND d.day = f.day
             WHERE d.lead_id IS NULL
-               OR (d.points, d.raw_points, d.events, d.first_at, d.last_at)
-                  IS DISTINCT FROM (f.points, f.raw_points, f.events, f.first_at, f.last_at)
+               OR (d.events, d.first_at, d.last_at)
+                  IS DISTINCT FROM (f.events, f.first_at, f.last_at)
         )
         INSERT INTO scoring_scoreday ({LEDGER_COLUMNS})
         SELECT {LEDGER_COLUMNS} FROM stale
         ON CONFLICT (lead_id, rule_id, day) DO UPDATE SET
-            points = EXCLUDED.points, raw_points = EXCLUDED.raw_points,
             events = EXCLUDED.events, first_at = EXCLUDED.first_at, last_at = EXCLUDED.last_at
     """  # noqa: S608 - fixed fragments; every value is a parameter
     with transaction.atomic(), connection.cursor() as cursor:
@@ -237,7 +259,6 @@ def ledger_rebuild(*, now: datetime.datetime | None = None) -> int:
         cursor.execute(
             f"""
             ALTER TABLE {build}
-                ALTER COLUMN points SET NOT NULL, ALTER COLUMN raw_points SET NOT NULL,
                 ALTER COLUMN events SET NOT NULL, ALTER COLUMN first_at SET NOT NULL,
                 ALTER COLUMN last_at SET NOT NULL,
                 ADD CONSTRAINT {build}_pkey PRIMARY KEY (lead_id, rule_id, day)
@@ -248,12 +269,13 @@ def ledger_rebuild(*, now: datetime.datetime | None = None) -> int:
         cursor.execute(
             f"ALTER TABLE scoring_scoreday RENAME CONSTRAINT {build}_pkey TO scoring_scoreday_pkey"
         )
+        cursor.execute(f"UPDATE scoring_scorerule SET counted = {COUNTED_AS}")  # noqa: S608
     return rows
 
 
 def rule_ledger_rebuild(rule_ids: list[int], *, now: datetime.datetime | None = None) -> int:
-    """Rules changed: their rows are recomputed from events for every lead
-    (points, pattern or cap may differ; an inactive rule keeps no rows)."""
+    """These rules' rows are recounted from events for every lead (their
+    event type, URL pattern or form changed, or they are new)."""
     win = score_window(now)
     params = {"tz": settings.TIME_ZONE, "start": win.start, "rules": list(rule_ids)}
     with transaction.atomic(), connection.cursor() as cursor:
@@ -265,7 +287,25 @@ def rule_ledger_rebuild(rule_ids: list[int], *, now: datetime.datetime | None = 
             + LEDGER_SELECT.format(scope="AND r.id = ANY(%(rules)s)"),
             params,
         )
-        return cursor.rowcount
+        rows = cursor.rowcount
+        cursor.execute(
+            f"UPDATE scoring_scorerule SET counted = {COUNTED_AS} WHERE id = ANY(%s)",  # noqa: S608
+            [list(rule_ids)],
+        )
+        return rows
+
+
+def rules_recount(*, now: datetime.datetime | None = None) -> int:
+    """Recount the rules whose ledger rows were counted by other matching
+    fields than they have now (new rules, a changed event type, URL pattern
+    or form); a change of points, cap or active flag needs none. Returns
+    the rows written."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM scoring_scorerule WHERE counted IS DISTINCT FROM {COUNTED_AS}"  # noqa: S608
+        )
+        stale = [row[0] for row in cursor.fetchall()]
+    return rule_ledger_rebuild(stale, now=now) if stale else 0
 
 
 def ledger_prune(*, now: datetime.datetime | None = None) -> int:
@@ -343,26 +383,27 @@ def score_leads(
             LEFT JOIN scoring_scoreday d
               ON d.lead_id = f.lead_id AND d.rule_id = f.rule_id AND d.day = f.day
             WHERE d.lead_id IS NULL
-               OR (d.points, d.raw_points, d.events, d.first_at, d.last_at)
-                  IS DISTINCT FROM (f.points, f.raw_points, f.events, f.first_at, f.last_at)
+               OR (d.events, d.first_at, d.last_at)
+                  IS DISTINCT FROM (f.events, f.first_at, f.last_at)
         ),
         written AS (
             INSERT INTO scoring_scoreday ({LEDGER_COLUMNS})
             SELECT {LEDGER_COLUMNS} FROM stale
             ON CONFLICT (lead_id, rule_id, day) DO UPDATE SET
-                points = EXCLUDED.points, raw_points = EXCLUDED.raw_points,
                 events = EXCLUDED.events, first_at = EXCLUDED.first_at,
                 last_at = EXCLUDED.last_at
         ),
         behaviour AS (
-            SELECT f.lead_id, SUM(f.points) AS points FROM fresh f
+            SELECT f.lead_id, SUM({day_points("f")}) AS points
+            FROM fresh f JOIN scoring_scorerule r ON r.id = f.rule_id AND r.is_active
             WHERE f.day >= %(first_day)s AND f.day <= %(today)s
             GROUP BY f.lead_id
         ),"""  # noqa: S608 - fixed fragments
     else:
         ledger = f"""
         behaviour AS (
-            SELECT d.lead_id, SUM(d.points) AS points FROM scoring_scoreday d
+            SELECT d.lead_id, SUM({day_points()}) AS points
+            FROM scoring_scoreday d JOIN scoring_scorerule r ON r.id = d.rule_id AND r.is_active
             WHERE d.day >= %(first_day)s AND d.day <= %(today)s {only.format(column="d.lead_id")}
             GROUP BY d.lead_id
         ),"""  # noqa: S608 - fixed fragments
@@ -436,13 +477,18 @@ def score_after_events(
 
 
 def scores_recompute(
-    *, progress: Callable[[str, int], None] | None = None, now: datetime.datetime | None = None
+    *,
+    progress: Callable[[str, int], None] | None = None,
+    now: datetime.datetime | None = None,
+    recount_all: bool = True,
 ) -> dict:
-    """Everything on demand (``manage.py recompute_scores``, a rule change):
-    rebuild the whole ledger from events, then every lead's score and rank.
-    ``progress(step, count)`` is called after each step."""
+    """Rescore everyone: recount the ledger from events (all of it, or with
+    ``recount_all=False`` only the rules whose matching changed: what a rule
+    change runs), then every lead's score and rank. ``manage.py
+    recompute_scores`` recounts all of it. ``progress(step, count)`` is
+    called after each step."""
     report = progress or (lambda step, count: None)
-    rows = ledger_rebuild(now=now)
+    rows = ledger_rebuild(now=now) if recount_all else rules_recount(now=now)
     report("ledger", rows)
     result = score_leads(None, now=now)
     report("scores", result["changed"])
@@ -480,8 +526,10 @@ def scores_daily(*, now: datetime.datetime | None = None) -> dict:
 
 def rescore_job_run(*, job_id: int, rule_ids: list[int] | None = None) -> None:
     """Run one ``RescoreJob``: claim it (PENDING → RUNNING, a conditional
-    UPDATE: a second delivery finds nothing to claim), rebuild the ledger, score
-    everyone, recording each step; a failure is stored on the job and raised."""
+    UPDATE: a second delivery finds nothing to claim), recount the ledger (all
+    of it when ``rule_ids`` is None, else the rules whose matching changed),
+    score everyone, recording each step; a failure is stored on the job and
+    raised."""
     from scoring.models import RescoreJob
 
     jobs = RescoreJob.objects.filter(pk=job_id)
@@ -490,12 +538,10 @@ def rescore_job_run(*, job_id: int, rule_ids: list[int] | None = None) -> None:
     ):
         return
     try:
-        if rule_ids:
-            rule_ledger_rebuild(list(rule_ids))
-        else:
-            ledger_rebuild()
-        jobs.update(done_steps=1)
-        result = score_leads(None)
+        result = scores_recompute(
+            recount_all=rule_ids is None,
+            progress=lambda step, count: step == "ledger" and jobs.update(done_steps=1),
+        )
         jobs.update(
             state=RescoreJob.State.DONE,
             done_steps=2,

@@ -21,8 +21,8 @@ def score_leads(lead_ids: list[int], since: str | None = None) -> int:
 
 @shared_task(name="scoring.tasks.rescore_all")
 def rescore_all(job_id: int, rule_ids: list[int] | None = None) -> None:
-    """Rebuild the ledger (only the changed rules' rows when ``rule_ids`` is
-    given, all of it otherwise), then recompute every lead. Claims the job with
+    """Recount the ledger (the rows of rules whose matching changed when
+    ``rule_ids`` is a list, all of it when None), then recompute every lead. Claims the job with
     a conditional UPDATE, so a duplicate delivery does nothing; the steps only
     recompute, so a job re-run after a crash gives the same result."""
     from scoring.services import rescore_job_run

@@ -179,7 +179,7 @@ def _write_reasons(*, run: HotListRun, added_at: datetime.datetime) -> None:
     active fit rule, instead of one explanation per lead.
     """
     from scoring.models import FitRule
-    from scoring.services import score_window
+    from scoring.services import day_points, score_window
 
     window = score_window(added_at)
     with connection.cursor() as cursor:
@@ -188,10 +188,10 @@ def _write_reasons(*, run: HotListRun, added_at: datetime.datetime) -> None:
             WITH new_members AS (
                 SELECT id, lead_id FROM {MEMBER_TABLE} WHERE run_id = %s AND added_at = %s
             ), parts AS (
-                SELECT d.lead_id, 'behaviour' AS kind, r.name, SUM(d.points) AS points
+                SELECT d.lead_id, 'behaviour' AS kind, r.name, SUM({day_points()}) AS points
                 FROM scoring_scoreday d
                 JOIN new_members nm ON nm.lead_id = d.lead_id
-                JOIN scoring_scorerule r ON r.id = d.rule_id
+                JOIN scoring_scorerule r ON r.id = d.rule_id AND r.is_active
                 WHERE d.day >= %s AND d.day <= %s
                 GROUP BY d.lead_id, r.id, r.name
                 UNION ALL

@@ -14,7 +14,7 @@ from scoring.selectors import score_day_events
 from scoring.services import (
     ledger_from_events,
     ledger_rebuild,
-    rule_ledger_rebuild,
+    rules_recount,
     score_after_events,
     score_leads,
 )
@@ -40,9 +40,7 @@ def events(lead, *ages, type="page_view", url="https://www.example.co.jp/pricing
 
 
 def ledger_rows():
-    return sorted(
-        ScoreDay.objects.values_list("lead_id", "rule_id", "day", "points", "raw_points", "events")
-    )
+    return sorted(ScoreDay.objects.values_list("lead_id", "rule_id", "day", "events"))
 
 
 @pytest.fixture
@@ -53,7 +51,7 @@ def lead(db):
 
 @pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
-def test_one_row_per_rule_and_local_day_with_capped_points(lead):
+def test_one_row_per_rule_and_local_day_counting_its_events_with_points_capped_per_day(lead):
     rule = ScoreRule.objects.create(name="閲覧", event_type="page_view", points=5, daily_cap=10)
     # 3 views today, and one at 23:30 Tokyo two days ago (14:30 UTC: a different UTC day)
     events(lead, datetime.timedelta(minutes=1), datetime.timedelta(minutes=2))
@@ -62,11 +60,11 @@ def test_one_row_per_rule_and_local_day_with_capped_points(lead):
     score_after_events([lead.pk])
     today, two_days_ago = datetime.date(2026, 11, 20), datetime.date(2026, 11, 18)
     assert ledger_rows() == [
-        (lead.pk, rule.pk, two_days_ago, 5, 5, 1),
-        (lead.pk, rule.pk, today, 10, 15, 3),
+        (lead.pk, rule.pk, two_days_ago, 1),
+        (lead.pk, rule.pk, today, 3),
     ]
     lead.refresh_from_db()
-    assert lead.score == 15
+    assert lead.score == 5 + 10  # today's 15 points are capped at 10
 
 
 @pytest.mark.django_db
@@ -112,16 +110,35 @@ def test_the_full_rebuild_gives_the_rows_the_increments_gave(lead):
 
 @pytest.mark.django_db
 @time_machine.travel(NOW, tick=False)
-def test_a_rule_rebuild_touches_only_that_rules_rows(lead):
+def test_a_points_change_recounts_nothing_and_a_pattern_change_recounts_only_that_rule(lead):
     views = ScoreRule.objects.create(name="閲覧", event_type="page_view", points=2)
     downloads = ScoreRule.objects.create(name="DL", event_type="download", points=15)
     events(lead, datetime.timedelta(days=1))
     events(lead, datetime.timedelta(days=1), type="download")
     score_after_events([lead.pk])
-    ScoreRule.objects.filter(pk=views.pk).update(is_active=False)
+    rules_recount()  # both new rules are counted once
+    counted = ledger_rows()
+    yesterday = datetime.date(2026, 11, 19)
+    assert counted == [(lead.pk, views.pk, yesterday, 1), (lead.pk, downloads.pk, yesterday, 1)]
+    # when a rule's points change and another is paused, nothing is recounted
     ScoreRule.objects.filter(pk=downloads.pk).update(points=20)
-    rule_ledger_rebuild([views.pk])
-    assert ledger_rows() == [(lead.pk, downloads.pk, datetime.date(2026, 11, 19), 15, 15, 1)]
+    ScoreRule.objects.filter(pk=views.pk).update(is_active=False)
+    assert rules_recount() == 0
+    score_leads(None)
+    # then the rows stay, and the score takes the new points without the paused rule
+    assert ledger_rows() == counted
+    assert Lead.objects.get(pk=lead.pk).score == 20
+    # when the paused rule comes back, its rows count again (no recount either)
+    ScoreRule.objects.filter(pk=views.pk).update(is_active=True)
+    assert rules_recount() == 0
+    score_leads(None)
+    assert Lead.objects.get(pk=lead.pk).score == 22
+    # when the view rule's URL pattern changes, only its rows are recounted
+    ScoreRule.objects.filter(pk=views.pk).update(url_pattern="/about", url_like="%/about%")
+    assert rules_recount() == 0  # rows written: no view of /about
+    assert ledger_rows() == [(lead.pk, downloads.pk, yesterday, 1)]
+    score_leads(None)
+    assert Lead.objects.get(pk=lead.pk).score == 20
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from scoring.models import FitRule, RankChange, ScoreRule, ScoringSettings, TagA
 from scoring.selectors import lead_explanation
 from scoring.services import (
     ledger_from_events,
-    rule_ledger_rebuild,
+    rules_recount,
     score_after_events,
     score_leads,
 )
@@ -143,7 +143,7 @@ def test_a_rule_change_rescores(lead):
     lead.refresh_from_db()
     assert lead.score == 10
     ScoreRule.objects.filter(pk=rule.pk).update(points=50)
-    rule_ledger_rebuild([rule.pk])
+    assert rules_recount() == 1  # new since it was counted by the incremental path
     score_leads(None)
     lead.refresh_from_db()
     assert lead.score == 50

@@ -196,16 +196,16 @@ def make_hot(lead: Lead, at: datetime.datetime, points: int = 120) -> None:
     from scoring.services import score_leads
 
     # A rule no stored event matches: the scoring worker adds nothing to it.
+    # One point per attendance: the ledger day holds ``points`` of them.
     rule, _ = ScoreRule.objects.get_or_create(
-        name="セミナー参加", defaults={"event_type": "seminar_attended", "points": 10}
+        name="セミナー参加", defaults={"event_type": "seminar_attended", "points": 1}
     )
     ScoreDay.objects.update_or_create(
         lead=lead,
         rule=rule,
         day=timezone.localdate(at),
-        defaults={"points": points, "raw_points": points, "events": 1, "first_at": at,
-                  "last_at": at},
-    )  # fmt: skip
+        defaults={"events": points, "first_at": at, "last_at": at},
+    )
     score_leads([lead.pk])
 
 
