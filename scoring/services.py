@@ -273,6 +273,10 @@ def ledger_rebuild(
                 ADD CONSTRAINT {build}_pkey PRIMARY KEY (lead_id, rule_id, day)
             """
         )
+        # A new table has no statistics until (auto)vacuum analyzes it: the
+        # batch statements that read it would be planned blind. A sample of
+        # 30,000 rows, well under a second at 6M rows.
+        cursor.execute(f"ANALYZE {build}")
         cursor.execute("DROP TABLE scoring_scoreday")
         cursor.execute(f"ALTER TABLE {build} RENAME TO scoring_scoreday")
         cursor.execute(
