@@ -122,7 +122,7 @@ def day_points(day: str = "d", rule: str = "r") -> str:
 
 def raw_day_points(day: str = "d", rule: str = "r") -> str:
     """SQL: the points of ledger row ``day`` before the daily cap."""
-    return f"({rule}.points::bigint * {day}.events)"
+    return f"({rule}.points * {day}.events)"
 
 
 @dataclass(frozen=True)
@@ -366,11 +366,17 @@ def _scope_sql() -> tuple[str, list]:
     return sql, list(params)
 
 
+#: Connections that score every lead side by side, each a range of lead ids
+#: (a statement that writes gets no parallel workers from PostgreSQL).
+SCORING_CONNECTIONS = 2
+
+
 def score_leads(
     lead_ids: Iterable[int] | None = None,
     *,
     now: datetime.datetime | None = None,
     refresh_ledger: bool = False,
+    id_range: tuple[int, int] | None = None,
 ) -> dict:
     """Recompute score and rank of these leads (None: every lead) from the
     ledger, tags and fit rules in one statement; record rank changes and send
@@ -379,10 +385,19 @@ def score_leads(
     ``refresh_ledger`` (with ``lead_ids``): the same statement first recomputes
     these leads' ledger days from their events over the whole window (writing
     only rows that differ) and takes the behaviour score from that fresh
-    aggregate instead of reading the rows back — the incremental path."""
+    aggregate instead of reading the rows back — the incremental path.
+
+    ``id_range`` (with no ``lead_ids``): the leads whose id is in [low, high].
+    Every lead, outside a caller's transaction, is scored in
+    ``SCORING_CONNECTIONS`` id ranges side by side, each its own
+    transaction."""
+    now = now or timezone.now()
+    if lead_ids is None and id_range is None and not connection.in_atomic_block:
+        ranges = _id_ranges(SCORING_CONNECTIONS)
+        if len(ranges) > 1:
+            return _score_ranges(ranges, now=now)
     row = ScoringSettings.current()
     win = score_window(now)
-    now = now or timezone.now()
     ids = None if lead_ids is None else list(lead_ids)
     refresh = refresh_ledger and ids is not None
     scope_sql, scope_params = _scope_sql()
@@ -400,9 +415,14 @@ def score_leads(
     # The scope query is compiled by Django with positional placeholders.
     pieces = scope_sql.split("%s")
     scope_sql = pieces[0] + "".join(f"%(scope{i})s{piece}" for i, piece in enumerate(pieces[1:]))
+    only = ""
     if ids is not None:
         scope_sql = f"SELECT * FROM ({scope_sql}) leads WHERE leads.id = ANY(%(ids)s)"  # noqa: S608
-    only = "" if ids is None else " AND {column} = ANY(%(ids)s)"
+        only = " AND {column} = ANY(%(ids)s)"
+    elif id_range is not None:
+        params["low"], params["high"] = id_range
+        scope_sql = f"SELECT * FROM ({scope_sql}) leads WHERE leads.id BETWEEN %(low)s AND %(high)s"  # noqa: S608
+        only = " AND {column} BETWEEN %(low)s AND %(high)s"
     if refresh:
         ledger = f"""
         fresh AS ({LEDGER_SELECT.format(scope="AND e.lead_id = ANY(%(ids)s)")}),
@@ -484,6 +504,39 @@ def score_leads(
     if changes:
         transaction.on_commit(lambda: rank_changed.send(sender=RankChange, changes=changes))
     return {"changed": changed, "rank_changes": changes}
+
+
+def _id_ranges(parts: int) -> list[tuple[int, int]]:
+    """Lead id ranges of about equal size for ``parts`` connections, or one
+    range when there are too few leads to be worth it (``MANY_LEADS``)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(id), max(id), "
+            "(SELECT reltuples FROM pg_class WHERE oid = 'leads_lead'::regclass) FROM leads_lead"
+        )
+        low, high, estimate = cursor.fetchone()
+    if low is None or parts < 2 or estimate < MANY_LEADS:
+        return [(low or 0, high or 0)]
+    step = (high - low) // parts + 1
+    return [(start, min(start + step - 1, high)) for start in range(low, high + 1, step)]
+
+
+def _score_ranges(ranges: list[tuple[int, int]], *, now: datetime.datetime) -> dict:
+    """Score each id range in its own thread, connection and transaction."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def score(id_range: tuple[int, int]) -> dict:
+        try:
+            return score_leads(None, now=now, id_range=id_range)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix="kizuki-score") as pool:
+        results = list(pool.map(score, ranges))
+    return {
+        "changed": sum(result["changed"] for result in results),
+        "rank_changes": [change for result in results for change in result["rank_changes"]],
+    }
 
 
 def score_after_events(
