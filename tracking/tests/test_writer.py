@@ -31,6 +31,20 @@ def event(site, at, *, anon="browser-1", type="page_view", url="https://www.exam
     }
 
 
+def fail_on_store(monkeypatch, failing: int) -> None:
+    """The writer's ``failing``-th store (1 = the first) raises; the others store."""
+    stores = []
+    real_write = writer._write_lines
+
+    def failing_write(lines, **options):
+        stores.append(len(lines))
+        if len(stores) == failing:
+            raise RuntimeError("PostgreSQL went away")
+        return real_write(lines, **options)
+
+    monkeypatch.setattr(writer, "_write_lines", failing_write)
+
+
 @pytest.mark.django_db
 def test_visits_split_at_thirty_minutes_of_inactivity(site):
     gap = datetime.timedelta(minutes=30)
@@ -173,16 +187,8 @@ def test_a_writer_that_fails_mid_drain_loses_neither_its_batch_nor_the_one_it_re
     monkeypatch.setattr(writer, "BATCH_SIZE", 2)
     now = timezone.now()
     writer.enqueue([event(site, now + datetime.timedelta(seconds=i)) for i in range(6)])
-    stores = []
     real_write = writer._write_lines
-
-    def failing_write(lines, **options):
-        stores.append(len(lines))
-        if len(stores) == 2:
-            raise RuntimeError("PostgreSQL went away")
-        return real_write(lines, **options)
-
-    monkeypatch.setattr(writer, "_write_lines", failing_write)
+    fail_on_store(monkeypatch, 2)
     with pytest.raises(RuntimeError):
         writer.drain(consumer="failing-writer")
     # then the first batch is stored and acknowledged, the other two wait
@@ -331,16 +337,7 @@ def test_a_batch_is_acknowledged_only_once_its_commit_is_flushed_to_disk(
     now = timezone.now()
     writer.enqueue([event(site, now + datetime.timedelta(seconds=i)) for i in range(6)])
     monkeypatch.setattr(writer, "_wal_positions", lambda: (1, 0))
-    stores = []
-    real_write = writer._write_lines
-
-    def failing_write(lines, **options):
-        stores.append(len(lines))
-        if len(stores) == 3:
-            raise RuntimeError("PostgreSQL went away")
-        return real_write(lines, **options)
-
-    monkeypatch.setattr(writer, "_write_lines", failing_write)
+    fail_on_store(monkeypatch, 3)
     with pytest.raises(RuntimeError):
         writer.drain(consumer="async-writer")
     # then two batches are committed but, not being on disk, neither is
