@@ -71,3 +71,52 @@ def test_recompute_scores_prints_progress_and_counts(viewed):
     assert "Step 2/2: scores recomputed: 1 leads changed" in text
     assert "1 leads changed rank" in text
     assert "Today's snapshot: 1 leads." in text
+
+
+@pytest.mark.django_db(transaction=True)
+@time_machine.travel(NOW, tick=False)
+def test_every_lead_is_scored_in_id_ranges_side_by_side(monkeypatch):
+    from django.db import connection
+
+    from scoring import services
+    from scoring.models import RankChange
+
+    # given seven leads with 1…7 views and a threshold that makes some HOT
+    ScoringSettings.objects.create(hot_min=50, warm_min=20, window_days=90)
+    ScoreRule.objects.create(name="閲覧", event_type="page_view", points=10)
+    leads = [Lead.objects.create(email=f"range{n}@example.co.jp") for n in range(1, 8)]
+    writer.write_batch(
+        [
+            {
+                "uid": str(uuid.uuid4()),
+                "type": "page_view",
+                "occurred_at": (NOW - datetime.timedelta(hours=h)).isoformat(),
+                "lead_id": lead.pk,
+                "url": "https://www.example.co.jp/",
+                "properties": {},
+            }
+            for n, lead in enumerate(leads, start=1)
+            for h in range(n)
+        ]
+    )
+    services.ledger_rebuild()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE leads_lead")
+    # and "many leads" lowered so that seven are many
+    monkeypatch.setattr(services, "MANY_LEADS", 2)
+    ranges = services._id_ranges(services.SCORING_CONNECTIONS)
+    assert len(ranges) == 2 and ranges[0][1] + 1 == ranges[1][0]
+    # when every lead is scored outside a transaction
+    result = services.score_leads(None)
+    # then both ranges were scored, on their own connections, every lead once
+    scores = dict(Lead.objects.values_list("email", "score"))
+    assert scores == {f"range{n}@example.co.jp": 10 * n for n in range(1, 8)}
+    ranks = dict(Lead.objects.values_list("email", "rank"))
+    assert [ranks[f"range{n}@example.co.jp"] for n in range(1, 8)] == (
+        ["COLD"] + ["WARM"] * 3 + ["HOT"] * 3
+    )
+    assert result["changed"] == 7
+    assert sorted(new for _lead, _old, new in result["rank_changes"]) == sorted(
+        ["WARM"] * 3 + ["HOT"] * 3
+    )
+    assert RankChange.objects.count() == 6
