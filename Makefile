@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SIZE ?= tiny
+SERVER ?= tests
 
 .PHONY: run test lint format bench lock messages browser services-stop
 
@@ -40,7 +41,7 @@ test: $(STAMP) browser lint
 	KIZUKI_MODE=test $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) browser
-	KIZUKI_MODE=test $(PY) -m bench --size $(SIZE)
+	KIZUKI_MODE=test $(PY) -m bench --size $(SIZE) --server $(SERVER)
 
 # Re-pin every package from pyproject.toml's ranges into requirements.lock.
 lock:

@@ -37,9 +37,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--only", default="", help="comma-separated module names, e.g. b4_hot_search"
     )
+    parser.add_argument(
+        "--server",
+        choices=["tests", "embedded"],
+        default="tests",
+        help="tests: the PostgreSQL the tests use (DATABASE_URL, else 127.0.0.1:5432, else "
+        "embedded); embedded: a server of its own under var/bench-postgres started with "
+        "Kizuki's PostgreSQL settings (ma_core.postgres_profile), left running so later "
+        "runs reuse its dataset (python -m ma_core.embedded stop var/bench-postgres)",
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("KIZUKI_MODE", "test")
+    if args.server == "embedded":
+        from ma_core.embedded import EmbeddedPostgres
+
+        server = EmbeddedPostgres(BASE_DIR / "var" / "bench-postgres")
+        os.environ["DATABASE_URL"] = server.ensure_running()
     from ma_core.testing.services import choose_services
 
     choose_services()

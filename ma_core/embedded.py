@@ -205,7 +205,10 @@ class EmbeddedPostgres:
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
         port = choose_port(_last_port(self.port_file) or PREFERRED_POSTGRES_PORT)
         self.port_file.write_text(str(port))
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories=''"
+        from ma_core.postgres_profile import command_line, embedded_memory, server_settings
+
+        tuned = " ".join(command_line(server_settings(embedded_memory())))
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' {tuned}"
         result = subprocess.run(
             [
                 str(self.bin_dir / "pg_ctl"),
