@@ -355,3 +355,17 @@ def test_a_batch_is_acknowledged_only_once_its_commit_is_flushed_to_disk(
         now + datetime.timedelta(seconds=i) for i in range(6)
     ]
     assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 0
+
+
+def test_deleting_a_site_deletes_its_visitors_and_visits(site):
+    # given a site with two browsers' visits (the database holds no constraint
+    # from a visitor to its site, nor from a visit to its visitor)
+    other = type(site).objects.create(name="採用サイト", domains=["recruit.example.jp"])
+    writer.write_batch([event(site, T0), event(site, T0, anon="browser-2"), event(other, T0)])
+    assert Visitor.objects.filter(site=site).count() == 2
+    assert Visit.objects.filter(visitor__site=site).count() == 2
+    # when the site is deleted
+    site.delete()
+    # then its visitors and their visits are gone, the other site's are kept
+    assert list(Visitor.objects.values_list("site_id", flat=True)) == [other.pk]
+    assert list(Visit.objects.values_list("visitor__site_id", flat=True)) == [other.pk]
