@@ -52,10 +52,13 @@ def test_postgres_killed_run_is_restarted_not_a_crash(postgres):
     # given a server whose run was killed (postmaster SIGKILLed, pid file left behind)
     postgres.ensure_running()
     pid = int((postgres.pgdata / "postmaster.pid").read_text().split()[0])
-    os.kill(pid, signal.SIGKILL)
+    postmaster = psutil.Process(pid)
+    postmaster.kill()
     for child in psutil.process_iter(["cmdline"]):
         if str(postgres.pgdata) in " ".join(child.info["cmdline"] or []):
             child.kill()
+    # (a process with gigabytes of shared buffers takes a moment to be gone)
+    psutil.wait_procs([postmaster], timeout=10)
     assert (postgres.pgdata / "postmaster.pid").exists()
     # when Kizuki starts again
     url = postgres.ensure_running()
