@@ -6,7 +6,8 @@ from celery import shared_task
 @shared_task(name="tracking.tasks.drain_events")
 def drain_events() -> int:
     """Beat runs this every second. Safe to run in several workers at once:
-    the consumer group hands each batch to one of them."""
+    one stores at a time, another finding it running returns at once
+    (``tracking.writer.drain``)."""
     from tracking.writer import drain
 
     return drain()

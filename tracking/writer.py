@@ -42,6 +42,7 @@ from django.db import DatabaseError, DataError, IntegrityError, connection, tran
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from ma_core.locks import session_lock
 from tracking import partitions
 from tracking.devices import device_type, truncate_ip
 from tracking.models import EventType
@@ -114,10 +115,22 @@ def _raw_client_for(url: str) -> redis.Redis:
     return client
 
 
+#: The session-level advisory lock a drain holds while it stores ("KZWR").
+WRITER_LOCK = 0x4B5A5752
+
+
 def drain(max_batches: int = 20, consumer: str | None = None) -> int:
     """Store what waits in the stream; returns the number of events read.
 
-    Safe to run in several workers at once: each batch goes to one consumer.
+    One drain stores at a time: a drain that finds another one running (the
+    lock ``WRITER_LOCK``) returns 0 at once, reading nothing; the running one
+    stores what waits, and beat starts a drain every second. Two drains side
+    by side each inserted their batch's new visitors in their own order and
+    deadlocked on a browser new in both batches (the loser's batches then
+    waited ``CLAIM_IDLE_MS``), and each split a browser's visit without
+    seeing the other's batch. Stored one after the other, batches keep the
+    stream's time order.
+
     Redis work runs beside PostgreSQL's: a thread reads (and unpacks) the
     next batch while this one is stored, and acknowledges a batch once it is
     durable. A batch read ahead and never stored (the writer failed or died)
@@ -131,6 +144,11 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
     it. So a crash of PostgreSQL can lose only batches that are still
     pending, and those are claimed and stored again.
     """
+    with session_lock(WRITER_LOCK) as mine:
+        return _drain(max_batches, consumer) if mine else 0
+
+
+def _drain(max_batches: int, consumer: str | None) -> int:
     client = _raw_client_for(settings.REDIS_URL)
     ensure_group(client)
     consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"

@@ -30,6 +30,7 @@ from leads.imports.rows import (
 )
 from leads.models import ActorKind, Consent, ImportJob
 from leads.services import consent_record, lead_upsert, tags_add_bulk
+from ma_core.locks import session_lock
 
 logger = logging.getLogger(__name__)
 
@@ -189,18 +190,10 @@ def run_lock(job_id: int) -> Iterator[bool]:
     The lock lives as long as the database connection, so a worker or web
     process that dies mid-import releases it with its connection. That is how
     a later run tells a dead "running" job (lock free) from a live one (lock
-    held). It needs a connection pinned to one session: direct, or PgBouncer
-    in session mode, not transaction mode.
+    held). See ``ma_core.locks.session_lock``.
     """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", run_lock_key(job_id))
-        locked = bool(cursor.fetchone()[0])
-    try:
+    with session_lock(*run_lock_key(job_id)) as locked:
         yield locked
-    finally:
-        if locked:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", run_lock_key(job_id))
 
 
 def import_job_run(*, job_id: int, time_budget: float | None = None) -> ImportJob | None:

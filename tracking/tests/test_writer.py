@@ -369,3 +369,77 @@ def test_deleting_a_site_deletes_its_visitors_and_visits(site):
     # then its visitors and their visits are gone, the other site's are kept
     assert list(Visitor.objects.values_list("site_id", flat=True)) == [other.pk]
     assert list(Visit.objects.values_list("visitor__site_id", flat=True)) == [other.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_that_finds_another_running_returns_at_once_and_reads_nothing(site, redis_client):
+    import psycopg2
+    from django.db import connection
+
+    # given events waiting and another drain holding the writer's lock
+    writer.enqueue([event(site, timezone.now(), anon=f"b{i}") for i in range(3)])
+    writer.ensure_group(writer.redis_client())
+    params = connection.get_connection_params()
+    other = psycopg2.connect(**params)
+    with other.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [writer.WRITER_LOCK])
+    try:
+        # when a second drain starts, it reads nothing and stores nothing
+        assert writer.drain(consumer="second-writer") == 0
+        client = writer.redis_client()
+        assert client.xlen(writer.STREAM) == 3
+        assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 0
+        assert Event.objects.count() == 0
+    finally:
+        other.close()  # the first drain ends (its connection releases the lock)
+    # then the next drain stores everything
+    assert writer.drain(consumer="second-writer") == 3
+    assert Event.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_drains_at_once_store_every_event_once_without_deadlock(
+    site, redis_client, monkeypatch
+):
+    import threading
+
+    from django.db import connection
+
+    # given 12 pairs of batches: both batches of a pair hold views of the same
+    # 20 browsers, new to the site, a minute apart and in opposite orders (so
+    # two drains storing a pair side by side would insert the same new
+    # visitors in opposite orders)
+    monkeypatch.setattr(writer, "BATCH_SIZE", 20)
+    start = timezone.now() - datetime.timedelta(hours=1)
+    for pair in range(12):
+        browsers = [f"p{pair}-b{n}" for n in range(20)]
+        for minute, order in ((0, browsers), (1, browsers[::-1])):
+            at = start + datetime.timedelta(minutes=2 * pair + minute)
+            writer.enqueue([event(site, at, anon=anon) for anon in order])
+    stored, errors = [], []
+
+    def drain_until_empty(name):
+        try:
+            while True:
+                read = writer.drain(max_batches=1, consumer=name)
+                stored.append(read)
+                if not read and not writer.redis_client().xlen(writer.STREAM):
+                    return
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # when two drains run side by side until the stream is empty
+    threads = [threading.Thread(target=drain_until_empty, args=(n,)) for n in ("w1", "w2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    # then no drain failed, every event is stored once, one visit per browser
+    assert errors == []
+    assert sum(stored) == 480
+    assert Event.objects.count() == 480
+    assert Visitor.objects.count() == 240
+    assert sorted(Visit.objects.values_list("page_views", flat=True)) == [2] * 240
+    assert set(Visitor.objects.values_list("visit_count", "page_view_count")) == {(1, 2)}
