@@ -18,23 +18,23 @@ from tracking import writer
 NOW = datetime.datetime(2026, 11, 20, 3, 0, tzinfo=datetime.UTC)
 
 
+def view(lead, age: datetime.timedelta, url="https://www.example.co.jp/pricing") -> dict:
+    """A page view of ``lead`` ``age`` before NOW, as the writer takes it."""
+    return {
+        "uid": str(uuid.uuid4()),
+        "type": "page_view",
+        "occurred_at": (NOW - age).isoformat(),
+        "lead_id": lead.pk,
+        "url": url,
+        "properties": {},
+    }
+
+
 @pytest.fixture
 def viewed(db):
     ScoringSettings.objects.create(hot_min=100, warm_min=30, window_days=90)
     lead = Lead.objects.create(email="rescore@example.co.jp")
-    writer.write_batch(
-        [
-            {
-                "uid": str(uuid.uuid4()),
-                "type": "page_view",
-                "occurred_at": (NOW - datetime.timedelta(days=d)).isoformat(),
-                "lead_id": lead.pk,
-                "url": "https://www.example.co.jp/pricing",
-                "properties": {},
-            }
-            for d in (1, 2, 3)
-        ]
-    )
+    writer.write_batch([view(lead, datetime.timedelta(days=d)) for d in (1, 2, 3)])
     return lead
 
 
@@ -87,14 +87,7 @@ def test_every_lead_is_scored_in_id_ranges_side_by_side(monkeypatch):
     leads = [Lead.objects.create(email=f"range{n}@example.co.jp") for n in range(1, 8)]
     writer.write_batch(
         [
-            {
-                "uid": str(uuid.uuid4()),
-                "type": "page_view",
-                "occurred_at": (NOW - datetime.timedelta(hours=h)).isoformat(),
-                "lead_id": lead.pk,
-                "url": "https://www.example.co.jp/",
-                "properties": {},
-            }
+            view(lead, datetime.timedelta(hours=h), url="https://www.example.co.jp/")
             for n, lead in enumerate(leads, start=1)
             for h in range(n)
         ]
