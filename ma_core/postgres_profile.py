@@ -79,9 +79,12 @@ def embedded_memory() -> int:
     """What the embedded server plans for: ``KIZUKI_POSTGRES_MEMORY`` (e.g.
     ``4GB``) or ``EMBEDDED_SHARE`` of this machine."""
     configured = os.environ.get("KIZUKI_POSTGRES_MEMORY", "").strip()
-    if configured:
+    if not configured:
+        return int(machine_memory() * EMBEDDED_SHARE)
+    try:
         return parse_size(configured)
-    return int(machine_memory() * EMBEDDED_SHARE)
+    except ValueError as exc:
+        raise ValueError(f"KIZUKI_POSTGRES_MEMORY: {exc}") from None
 
 
 def command_line(settings: dict[str, str]) -> list[str]:

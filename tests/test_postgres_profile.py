@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from ma_core.embedded import EmbeddedPostgres
-from ma_core.postgres_profile import GB, MB, parse_size, server_settings
+from ma_core.postgres_profile import GB, MB, embedded_memory, parse_size, server_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -31,6 +31,14 @@ def test_sizes_are_read_as_an_operator_writes_them(text, size):
 def test_a_size_that_is_not_one_is_refused(text):
     with pytest.raises(ValueError, match="not a size"):
         parse_size(text)
+
+
+def test_a_bad_memory_setting_names_the_variable(monkeypatch):
+    monkeypatch.setenv("KIZUKI_POSTGRES_MEMORY", "half")
+    with pytest.raises(ValueError, match="KIZUKI_POSTGRES_MEMORY: not a size: 'half'"):
+        embedded_memory()
+    monkeypatch.setenv("KIZUKI_POSTGRES_MEMORY", "4GB")
+    assert embedded_memory() == 4 * GB
 
 
 def test_buffers_are_a_quarter_of_memory_within_bounds():
