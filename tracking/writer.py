@@ -21,6 +21,8 @@ batch's distinct user agents and new visitors' IP addresses
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import datetime
 import functools
 import io
@@ -29,11 +31,12 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 import uuid
 import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import psycopg2
 import redis
@@ -159,7 +162,6 @@ def _drain(max_batches: int, consumer: str | None) -> int:
     claimed = client.xautoclaim(
         STREAM, GROUP, consumer, min_idle_time=CLAIM_IDLE_MS, count=BATCH_SIZE
     )[1]
-    nothing: tuple[list, list[bytes]] = ([], [])
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kizuki-drain") as redis_side:
         acks = []
         #: (WAL position after its commit, ids) of the batches stored and not
@@ -172,48 +174,153 @@ def _drain(max_batches: int, consumer: str | None) -> int:
                 acks.append(redis_side.submit(_ack, client, unflushed.pop(0)[1]))
 
         read = 0
-        reading = redis_side.submit(_read, client, consumer) if max_batches > 0 else None
+
+        def read_next() -> Future | None:
+            nonlocal read
+            if read >= max_batches:
+                return None
+            read += 1
+            return redis_side.submit(_read, client, consumer)
+
+        def settle(batch: _Batch) -> None:
+            """A batch's outcome (its error raised), in stream order."""
+            nonlocal total
+            by_lead, earliest, positions = batch.future.result()
+            if positions is None:  # no readable entry in the batch: nothing stored
+                acks.append(redis_side.submit(_ack, client, batch.ids))
+            else:
+                unflushed.append((positions[0], batch.ids))
+                # A durable commit flushed every batch before it too.
+                acknowledge(None if batch.durable else positions[1])
+            _announce(by_lead, earliest)
+            total += len(batch.ids)
+
+        reading = read_next()
         ids, lines = _unpack(claimed)
         if not ids and reading is not None:
             ids, lines = reading.result()
-            read += 1
-            reading = redis_side.submit(_read, client, consumer) if read < max_batches else None
-        try:
-            while ids:
-                upcoming = None
-
-                def ends_the_drain(reading=reading) -> bool:
-                    # Asked just before the commit: the next batch was read
-                    # while this one was stored.
-                    nonlocal upcoming
-                    upcoming = reading.result() if reading is not None else nothing
-                    return not upcoming[0]
-
-                if _write_lines(lines, durable=ends_the_drain) or upcoming is not None:
-                    committed_at, flushed_to = _wal_positions()
-                    unflushed.append((committed_at, ids))
-                    # A durable commit flushed every batch before it too.
-                    acknowledge(None if not upcoming[0] else flushed_to)
-                else:  # no readable entry in the batch: nothing to store
-                    acks.append(redis_side.submit(_ack, client, ids))
-                    upcoming = reading.result() if reading is not None else nothing
-                total += len(ids)
-                ids, lines = upcoming
-                if ids:
-                    read += 1
-                    # The next batch is read while this one is stored.
-                    reading = (
-                        redis_side.submit(_read, client, consumer) if read < max_batches else None
-                    )
-        finally:
+            reading = read_next() if ids else None
+        # A drain of two batches or more stores them on two connections of
+        # its own: the next batch is copied in while the one before it is
+        # stored (see ``_Batch``). Inside a transaction (a test's), or for one
+        # batch, they are stored here, on this thread's connection.
+        parallel = (
+            bool(ids)
+            and reading is not None
+            and not connection.in_atomic_block
+            and bool(reading.result()[0])
+        )
+        in_flight: collections.deque[_Batch] = collections.deque()
+        with _Lanes(2 if parallel else 0) as lanes:
             try:
-                # A later batch failed: what committed before it is
-                # acknowledged once the WAL writer has flushed it.
-                _acknowledge_when_flushed(unflushed, acknowledge)
+                while ids:
+                    batch = _Batch(ids, lines, in_flight[-1] if in_flight else None, reading)
+                    batch.future = lanes.submit(batch.store)
+                    in_flight.append(batch)
+                    if len(in_flight) > lanes.count - 1:
+                        settle(in_flight.popleft())
+                    ids, lines = reading.result() if reading is not None else ([], [])
+                    reading = read_next() if ids else None
+                while in_flight:
+                    settle(in_flight.popleft())
             finally:
-                for ack in acks:
-                    ack.result()
+                try:
+                    # After a failure: the batches still in flight end (those
+                    # after a failed one roll back), and what committed
+                    # before it is acknowledged once the WAL writer has
+                    # flushed it.
+                    while in_flight:
+                        with contextlib.suppress(Exception):
+                            settle(in_flight.popleft())
+                    _acknowledge_when_flushed(unflushed, acknowledge)
+                finally:
+                    for ack in acks:
+                        ack.result()
     return total
+
+
+class _Abandoned(Exception):
+    """The batch before this one failed: this one rolls back too."""
+
+
+class _Batch:
+    """One batch of a drain, stored after the batch before it.
+
+    On two connections, batch n+1 is copied into its connection's staging
+    table while batch n is split and stored on the other; it is split only
+    once batch n has committed (``wait_turn``), so it sees batch n's visitors
+    and visits, and the batches commit in stream order. A batch whose
+    predecessor failed rolls back, so none commits after a failed one.
+    """
+
+    def __init__(self, ids: list, lines: list[bytes], before: _Batch | None, upcoming) -> None:
+        self.ids, self.lines, self.before = ids, lines, before
+        #: The read of the batch after this one (a Future), or None.
+        self.upcoming = upcoming
+        self.finished = threading.Event()
+        self.failed = False
+        #: Whether the commit waited for the WAL flush (asked just before it).
+        self.durable: bool | None = None
+        self.future: Future | None = None
+
+    def wait_turn(self) -> None:
+        if self.before is not None:
+            self.before.finished.wait()
+            if self.before.failed:
+                raise _Abandoned
+
+    def ends_the_drain(self) -> bool:
+        # Asked just before the commit: the next batch was read meanwhile.
+        self.durable = self.upcoming is None or not self.upcoming.result()[0]
+        return self.durable
+
+    def store(self) -> tuple[dict, dict, tuple[int, int] | None]:
+        """Runs on a lane: (each known lead's event types, its earliest event,
+        the WAL positions after the commit or None when nothing was stored)."""
+        try:
+            _written, by_lead, earliest = _store_batch(
+                self.lines, durable=self.ends_the_drain, turn=self.wait_turn
+            )
+        except BaseException:
+            self.failed = True
+            raise
+        finally:
+            self.finished.set()
+        return by_lead, earliest, _wal_positions() if self.lines else None
+
+
+class _Lanes:
+    """Threads with a database connection each, taking batches in turn
+    (``count`` 0: the calling thread stores them itself, as it is called)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = max(count, 1)
+        self.threads = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="kizuki-lane")
+            for _ in range(count)
+        ]
+        self.turn = 0
+
+    def submit(self, work: Callable) -> Future:
+        if not self.threads:
+            done: Future = Future()
+            try:
+                done.set_result(work())
+            except BaseException as exc:
+                done.set_exception(exc)
+            return done
+        self.turn += 1
+        return self.threads[self.turn % len(self.threads)].submit(work)
+
+    def __enter__(self) -> _Lanes:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for thread in self.threads:
+            # Each lane's connection is its thread's own: closed there.
+            with contextlib.suppress(Exception):
+                thread.submit(connection.close).result()
+            thread.shutdown(wait=True)
 
 
 def _wal_positions() -> tuple[int, int]:
@@ -366,16 +473,40 @@ _COPY_EVENTS = f"COPY kizuki_writer_ev ({', '.join(LINE_COLUMNS)}) FROM STDIN"
 _COPY_ERRORS = (DataError, IntegrityError, psycopg2.DataError, psycopg2.IntegrityError)
 
 
-def _write_lines(lines: list[bytes], *, durable: bool | Callable[[], bool] = True) -> int:
-    """Store COPY lines in one transaction. ``durable`` false (or a function
-    asked just before the commit that answers false): the commit does not
-    wait for the WAL flush; the caller acknowledges the batch only once the
-    WAL is flushed past it (see ``drain``)."""
+def _write_lines(lines: list[bytes], *, durable: bool = True) -> int:
+    """Store COPY lines in one transaction; returns the rows written."""
+    written, by_lead, earliest = _store_batch(lines, durable=durable)
+    _announce(by_lead, earliest)
+    return written
+
+
+def _announce(by_lead: dict, earliest: dict) -> None:
+    """``events_recorded`` for a stored batch, once its transaction commits."""
+    if by_lead:
+        transaction.on_commit(
+            lambda: events_recorded.send(sender=None, by_lead=by_lead, earliest=earliest),
+            robust=True,
+        )
+
+
+def _store_batch(
+    lines: list[bytes],
+    *,
+    durable: bool | Callable[[], bool] = True,
+    turn: Callable[[], None] | None = None,
+) -> tuple[int, dict, dict]:
+    """Store COPY lines in one transaction: (rows written, each known lead's
+    event types, its earliest event).
+
+    ``durable`` false (or a function asked just before the commit that
+    answers false): the commit does not wait for the WAL flush; the caller
+    acknowledges the batch only once the WAL is flushed past it (see
+    ``drain``). ``turn``: called once the lines are copied in, returns when
+    the batch may be split and stored (the batch before it has committed)."""
     if not lines:
-        return 0
-    text = b"\n".join(lines)
-    # A line from another producer could hold a raw line end: take it alone.
-    one_by_one = text.count(b"\n") != len(lines) - 1
+        if turn is not None:
+            turn()
+        return 0, {}, {}
     with transaction.atomic(), connection.cursor() as cursor:
         _ensure_staging(cursor)
         # The staging tables are never analyzed: the planner takes a batch
@@ -384,23 +515,15 @@ def _write_lines(lines: list[bytes], *, durable: bool | Callable[[], bool] = Tru
         # hashing them is cheaper. Measured at 1M events, alternating batch
         # by batch: 10 % less time per batch. This transaction only.
         cursor.execute("SET LOCAL enable_mergejoin = off")
+        _copy_in(cursor, lines)
+        if turn is not None:
+            turn()
         for attempt in range(3):
             try:
                 with transaction.atomic():  # a savepoint: a failed try leaves nothing
-                    cursor.execute("TRUNCATE kizuki_writer_ev, kizuki_writer_split")
-                    if one_by_one:
-                        _copy_one_by_one(cursor, lines)
-                    else:
-                        cursor.cursor.copy_expert(_COPY_EVENTS, io.BytesIO(text))
                     found = _stage(cursor)
                     _insert_visitors(cursor, found)
                 break
-            except _COPY_ERRORS:
-                # A line that is not an event (an unreadable time or id, a
-                # column too many): the next try keeps the readable lines.
-                if one_by_one:
-                    raise
-                one_by_one = True
             except _Raced:
                 # The next try finds those visitors and adds to them.
                 if attempt == 2:
@@ -410,12 +533,29 @@ def _write_lines(lines: list[bytes], *, durable: bool | Callable[[], bool] = Tru
         # Read by PostgreSQL at the commit, so it may be decided last.
         if not (durable() if callable(durable) else durable):
             cursor.execute("SET LOCAL synchronous_commit = off")
-    if by_lead:
-        transaction.on_commit(
-            lambda: events_recorded.send(sender=None, by_lead=by_lead, earliest=earliest),
-            robust=True,
-        )
-    return written
+    return written, by_lead, earliest
+
+
+def _copy_in(cursor, lines: list[bytes]) -> None:
+    """The lines into the empty staging table, in one COPY; a line that is
+    not an event (an unreadable time or id, a column too many) fails it,
+    and then they are copied one by one, keeping the readable ones."""
+    text = b"\n".join(lines)
+    # A line from another producer could hold a raw line end: take it alone.
+    one_by_one = text.count(b"\n") != len(lines) - 1
+    while True:
+        try:
+            with transaction.atomic():  # a savepoint: a failed try leaves nothing
+                cursor.execute("TRUNCATE kizuki_writer_ev, kizuki_writer_split")
+                if one_by_one:
+                    _copy_one_by_one(cursor, lines)
+                else:
+                    cursor.cursor.copy_expert(_COPY_EVENTS, io.BytesIO(text))
+            return
+        except _COPY_ERRORS:
+            if one_by_one:
+                raise
+            one_by_one = True
 
 
 #: The database connections whose session holds the staging tables (they

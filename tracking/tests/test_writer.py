@@ -34,15 +34,15 @@ def event(site, at, *, anon="browser-1", type="page_view", url="https://www.exam
 def fail_on_store(monkeypatch, failing: int) -> None:
     """The writer's ``failing``-th store (1 = the first) raises; the others store."""
     stores = []
-    real_write = writer._write_lines
+    real_store = writer._store_batch
 
-    def failing_write(lines, **options):
+    def failing_store(lines, **options):
         stores.append(len(lines))
         if len(stores) == failing:
             raise RuntimeError("PostgreSQL went away")
-        return real_write(lines, **options)
+        return real_store(lines, **options)
 
-    monkeypatch.setattr(writer, "_write_lines", failing_write)
+    monkeypatch.setattr(writer, "_store_batch", failing_store)
 
 
 @pytest.mark.django_db
@@ -187,7 +187,7 @@ def test_a_writer_that_fails_mid_drain_loses_neither_its_batch_nor_the_one_it_re
     monkeypatch.setattr(writer, "BATCH_SIZE", 2)
     now = timezone.now()
     writer.enqueue([event(site, now + datetime.timedelta(seconds=i)) for i in range(6)])
-    real_write = writer._write_lines
+    real_store = writer._store_batch
     fail_on_store(monkeypatch, 2)
     with pytest.raises(RuntimeError):
         writer.drain(consumer="failing-writer")
@@ -197,7 +197,7 @@ def test_a_writer_that_fails_mid_drain_loses_neither_its_batch_nor_the_one_it_re
     assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 4
     # when another writer drains after the claim timeout (claims take a batch
     # each), every event is stored once and nothing is left
-    monkeypatch.setattr(writer, "_write_lines", real_write)
+    monkeypatch.setattr(writer, "_store_batch", real_store)
     monkeypatch.setattr(writer, "CLAIM_IDLE_MS", 0)
     assert writer.drain(consumer="live-writer") == 2
     assert writer.drain(consumer="live-writer") == 2
@@ -307,16 +307,16 @@ def test_only_the_batch_that_ends_a_drain_waits_for_the_disk(site, redis_client,
     now = timezone.now()
     writer.enqueue([event(site, now + datetime.timedelta(seconds=i)) for i in range(6)])
     decisions = []
-    real_write = writer._write_lines
+    real_store = writer._store_batch
 
-    def recording_write(lines, durable):
+    def recording_store(lines, durable, **options):
         def asked():
             decisions.append(durable())
             return decisions[-1]
 
-        return real_write(lines, durable=asked)
+        return real_store(lines, durable=asked, **options)
 
-    monkeypatch.setattr(writer, "_write_lines", recording_write)
+    monkeypatch.setattr(writer, "_store_batch", recording_store)
     # when one drain stores them
     assert writer.drain(consumer="async-writer") == 6
     # then the first two commit without waiting for the WAL flush, the last
