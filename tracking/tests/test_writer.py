@@ -443,3 +443,93 @@ def test_two_drains_at_once_store_every_event_once_without_deadlock(
     assert Visitor.objects.count() == 240
     assert sorted(Visit.objects.values_list("page_views", flat=True)) == [2] * 240
     assert set(Visitor.objects.values_list("visit_count", "page_view_count")) == {(1, 2)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_copied_in_while_the_one_before_is_stored_sees_its_visits(
+    site, redis_client, monkeypatch
+):
+    import threading
+
+    from django.db import connection
+
+    # given one browser's six page views a minute apart, in three batches
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
+    writer.enqueue([event(site, T0 + datetime.timedelta(minutes=i)) for i in range(6)])
+    # and a first batch whose store waits until the second is copied in
+    copied, sessions, seen = threading.Event(), set(), []
+    real_copy, real_stage, real_store = writer._copy_in, writer._stage, writer._store
+
+    def copy_in(cursor, lines):
+        real_copy(cursor, lines)
+        sessions.add(connection.connection.info.backend_pid)
+        copied.set()
+
+    def stage(cursor):
+        seen.append(Event.objects.count())  # what the batches before committed
+        return real_stage(cursor)
+
+    def store(cursor, found):
+        copied.wait(timeout=10)
+        return real_store(cursor, found)
+
+    monkeypatch.setattr(writer, "_copy_in", copy_in)
+    monkeypatch.setattr(writer, "_stage", stage)
+    monkeypatch.setattr(writer, "_store", store)
+    # when one drain stores them
+    assert writer.drain(consumer="pipelined-writer") == 6
+    # then the batches went through two connections of their own, each split
+    # once the one before it had committed, and extended the visit it stored
+    assert len(sessions) == 2
+    assert seen == [0, 2, 4]
+    assert connection.connection.info.backend_pid not in sessions
+    visitor = Visitor.objects.get()
+    assert (visitor.visit_count, visitor.page_view_count) == (1, 6)
+    visit = Visit.objects.get()
+    assert (visit.page_views, visit.last_event_at) == (6, T0 + datetime.timedelta(minutes=5))
+    assert set(Event.objects.values_list("visit_id", flat=True)) == {visit.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_copied_in_behind_a_failed_one_is_not_stored(site, redis_client, monkeypatch):
+    import threading
+
+    # given three batches, and a second store that fails once the third
+    # batch is copied in on the other connection
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
+    writer.enqueue([event(site, T0 + datetime.timedelta(minutes=i)) for i in range(6)])
+    copies, stores = [], []
+    third_copied = threading.Event()
+    real_copy, real_store = writer._copy_in, writer._store
+
+    def copy_in(cursor, lines):
+        real_copy(cursor, lines)
+        copies.append(len(lines))
+        if len(copies) == 3:
+            third_copied.set()
+
+    def store(cursor, found):
+        stores.append(found)
+        if len(stores) == 2:
+            third_copied.wait(timeout=10)
+            raise RuntimeError("PostgreSQL went away")
+        return real_store(cursor, found)
+
+    monkeypatch.setattr(writer, "_copy_in", copy_in)
+    monkeypatch.setattr(writer, "_store", store)
+    with pytest.raises(RuntimeError):
+        writer.drain(consumer="failing-writer")
+    # then only the first batch is stored and acknowledged: the third, copied
+    # in meanwhile, rolled back and waits with the second
+    assert len(copies) == 3
+    client = writer.redis_client()
+    assert Event.objects.count() == 2
+    assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 4
+    # and the next writer stores them once, in the same visit
+    monkeypatch.undo()
+    monkeypatch.setattr(writer, "CLAIM_IDLE_MS", 0)
+    while writer.drain(consumer="live-writer"):
+        pass
+    assert Event.objects.count() == 6
+    assert Visit.objects.get().page_views == 6
+    assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 0
