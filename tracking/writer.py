@@ -25,6 +25,7 @@ import collections
 import contextlib
 import datetime
 import functools
+import gc
 import io
 import json
 import logging
@@ -101,9 +102,14 @@ def enqueue(events: list[dict], client: redis.Redis | None = None) -> None:
     if len(events) == 1:  # the common case (one page view): no pipeline object
         client.xadd(STREAM, {"c": _line(events[0])})
         return
+    enqueue_lines([_line(event) for event in events], client)
+
+
+def enqueue_lines(lines: list[str], client: redis.Redis) -> None:
+    """Hand events already made COPY lines (``_line``) to the stream."""
     pipe = client.pipeline(transaction=False)
-    for event in events:
-        pipe.xadd(STREAM, {"c": _line(event)})
+    for line in lines:
+        pipe.xadd(STREAM, {"c": line})
     pipe.execute()
 
 
@@ -148,7 +154,31 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
     pending, and those are claimed and stored again.
     """
     with session_lock(WRITER_LOCK) as mine:
-        return _drain(max_batches, consumer) if mine else 0
+        if not mine:
+            return 0
+        with _no_cycle_collection():
+            return _drain(max_batches, consumer)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """Python's cycle collector paused while a drain runs.
+
+    Each batch read from Redis is some 10,000 lists ([id, [field, value]]
+    per entry), made faster than the youngest generations are collected, so
+    they reach the oldest one and set off a collection of the whole process
+    heap every few batches: 60-70 ms each time at 300k events, with the GIL
+    held, so every thread of the drain stopped. A drain makes no reference
+    cycles of its own; what is made meanwhile waits for the next collection
+    after the drain."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _drain(max_batches: int, consumer: str | None) -> int:
@@ -168,10 +198,17 @@ def _drain(max_batches: int, consumer: str | None) -> int:
         #: yet known to be on disk.
         unflushed: list[tuple[int, list]] = []
 
+        def ack(ids: list) -> None:
+            # Acknowledgements that went through are let go as the drain goes
+            # on (a long drain would hold every batch's ids); a failed one is
+            # kept, and raised at the end.
+            acks[:] = [done for done in acks if not done.done() or done.exception()]
+            acks.append(redis_side.submit(_ack, client, ids))
+
         def acknowledge(flushed_to: int | None) -> None:
             """Acknowledge the stored batches flushed up to there (None: all)."""
             while unflushed and (flushed_to is None or unflushed[0][0] <= flushed_to):
-                acks.append(redis_side.submit(_ack, client, unflushed.pop(0)[1]))
+                ack(unflushed.pop(0)[1])
 
         read = 0
 
@@ -187,7 +224,7 @@ def _drain(max_batches: int, consumer: str | None) -> int:
             nonlocal total
             by_lead, earliest, positions = batch.future.result()
             if positions is None:  # no readable entry in the batch: nothing stored
-                acks.append(redis_side.submit(_ack, client, batch.ids))
+                ack(batch.ids)
             else:
                 unflushed.append((positions[0], batch.ids))
                 # A durable commit flushed every batch before it too.
@@ -264,9 +301,10 @@ class _Batch:
         self.future: Future | None = None
 
     def wait_turn(self) -> None:
-        if self.before is not None:
-            self.before.finished.wait()
-            if self.before.failed:
+        before, self.before = self.before, None  # no chain of every batch of the drain
+        if before is not None:
+            before.finished.wait()
+            if before.failed:
                 raise _Abandoned
 
     def ends_the_drain(self) -> bool:
@@ -277,16 +315,18 @@ class _Batch:
     def store(self) -> tuple[dict, dict, tuple[int, int] | None]:
         """Runs on a lane: (each known lead's event types, its earliest event,
         the WAL positions after the commit or None when nothing was stored)."""
+        lines, self.lines = self.lines, None  # let go once stored
         try:
             _written, by_lead, earliest = _store_batch(
-                self.lines, durable=self.ends_the_drain, turn=self.wait_turn
+                lines, durable=self.ends_the_drain, turn=self.wait_turn
             )
         except BaseException:
             self.failed = True
             raise
         finally:
+            self.before = None
             self.finished.set()
-        return by_lead, earliest, _wal_positions() if self.lines else None
+        return by_lead, earliest, _wal_positions() if lines else None
 
 
 class _Lanes:
