@@ -318,10 +318,14 @@ class _Batch:
         lines, self.lines = self.lines, None  # let go once stored
         try:
             _written, by_lead, earliest = _store_batch(
-                lines, durable=self.ends_the_drain, turn=self.wait_turn
+                lines,
+                durable=self.ends_the_drain,
+                turn=self.wait_turn,
+                committed=self.finished.set,
             )
         except BaseException:
-            self.failed = True
+            # Failed before its commit: the batches behind it roll back.
+            self.failed = not self.finished.is_set()
             raise
         finally:
             self.before = None
@@ -534,6 +538,7 @@ def _store_batch(
     *,
     durable: bool | Callable[[], bool] = True,
     turn: Callable[[], None] | None = None,
+    committed: Callable[[], None] | None = None,
 ) -> tuple[int, dict, dict]:
     """Store COPY lines in one transaction: (rows written, each known lead's
     event types, its earliest event).
@@ -542,7 +547,8 @@ def _store_batch(
     answers false): the commit does not wait for the WAL flush; the caller
     acknowledges the batch only once the WAL is flushed past it (see
     ``drain``). ``turn``: called once the lines are copied in, returns when
-    the batch may be split and stored (the batch before it has committed)."""
+    the batch may be split and stored (the batch before it has committed).
+    ``committed``: called as soon as the batch has committed."""
     if not lines:
         if turn is not None:
             turn()
@@ -556,12 +562,13 @@ def _store_batch(
         # by batch: 10 % less time per batch. This transaction only.
         cursor.execute("SET LOCAL enable_mergejoin = off")
         _copy_in(cursor, lines)
+        facts = _facts(cursor)
         if turn is not None:
             turn()
         for attempt in range(3):
             try:
                 with transaction.atomic():  # a savepoint: a failed try leaves nothing
-                    found = _stage(cursor)
+                    found = _stage(cursor, facts)
                     _insert_visitors(cursor, found)
                 break
             except _Raced:
@@ -569,10 +576,15 @@ def _store_batch(
                 if attempt == 2:
                     raise
         written = _store(cursor, found)
-        by_lead, earliest = _lead_events(cursor)
         # Read by PostgreSQL at the commit, so it may be decided last.
         if not (durable() if callable(durable) else durable):
             cursor.execute("SET LOCAL synchronous_commit = off")
+    if committed is not None:
+        committed()
+    # Read after the commit (the staging tables keep the batch until the
+    # next one), so the batch after this one does not wait for it.
+    with connection.cursor() as cursor:
+        by_lead, earliest = _lead_events(cursor)
     return written, by_lead, earliest
 
 
@@ -649,9 +661,8 @@ _FALSY_JSON = "('null', 'false', '0', '\"\"', '[]', '{}')"
 #: start takes a new visit id, and every event belongs to the latest start
 #: before it (else to the open visit). A known lead's event that starts a
 #: visit 60 days or more after the lead's latest visit or event gets
-#: ``absent_days``. Returned: the batch's distinct user agents, new
-#: visitors' IP addresses, months (partitions), absences, and how many new
-#: visitors there are.
+#: ``absent_days``. Returned: new visitors' IP addresses, absences, and how
+#: many new visitors there are.
 _STAGE_SQL = """
 WITH parsed AS (
     SELECT seq, occurred_at, type = %(page_view)s AS page_view, site_id, anon_id, ua, ip
@@ -723,15 +734,10 @@ WITH parsed AS (
     LEFT JOIN lead_events l ON l.seq = p.seq
     RETURNING seq, occurred_at, new_visitor AND first_of_visitor AS first_of_new, absent_days
 )
-SELECT 'ua', ua, NULL::bigint, NULL::integer FROM parsed GROUP BY ua
-UNION ALL
-SELECT 'ip', p.ip, NULL, NULL FROM staged s JOIN parsed p ON p.seq = s.seq
+SELECT 'ip', p.ip, NULL::bigint, NULL::integer FROM staged s JOIN parsed p ON p.seq = s.seq
  WHERE s.first_of_new AND p.ip IS NOT NULL GROUP BY p.ip
 UNION ALL
 SELECT 'new', NULL, count(*), NULL FROM staged WHERE first_of_new
-UNION ALL
-SELECT 'month', to_char(date_trunc('month', occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM'), NULL, NULL
-  FROM parsed GROUP BY 2
 UNION ALL
 SELECT 'absent', NULL, seq, absent_days FROM staged WHERE absent_days IS NOT NULL
 """
@@ -748,7 +754,32 @@ def _sequences() -> dict[str, str]:
     return {"visitor_seq": visitor_seq, "visit_seq": visit_seq}
 
 
-def _stage(cursor) -> dict:
+#: What a batch needs that no earlier batch changes, read before its turn:
+#: its distinct user agents, and the first and last of its times (UTC).
+_FACTS_SQL = """
+SELECT ua, NULL::timestamp, NULL::timestamp FROM kizuki_writer_ev GROUP BY ua
+UNION ALL
+SELECT NULL, min(occurred_at AT TIME ZONE 'UTC'), max(occurred_at AT TIME ZONE 'UTC')
+FROM kizuki_writer_ev
+"""
+
+
+def _facts(cursor) -> dict:
+    """The batch's user agents with their devices, and the months it spans."""
+    cursor.execute(_FACTS_SQL)
+    uas, months = [], []
+    for ua, first, last in cursor.fetchall():
+        if ua is not None:
+            uas.append(ua)
+        elif first is not None:
+            month = first.date().replace(day=1)
+            while month <= last.date():
+                months.append(month)
+                month = (month + datetime.timedelta(days=32)).replace(day=1)
+    return {"ua": uas, "devices": [device_type(ua) for ua in uas], "month": months}
+
+
+def _stage(cursor, facts: dict) -> dict:
     cursor.execute(
         _STAGE_SQL,
         {
@@ -758,7 +789,7 @@ def _stage(cursor) -> dict:
             **_sequences(),
         },
     )
-    found: dict = {"ua": [], "ip": [], "month": [], "absent": [], "new": 0}
+    found: dict = {**facts, "ip": [], "absent": [], "new": 0}
     for kind, value, number, gap in cursor.fetchall():
         if kind == "absent":
             found[kind].append((number, int(gap)))
@@ -766,7 +797,6 @@ def _stage(cursor) -> dict:
             found[kind] = number
         else:
             found[kind].append(value)
-    found["devices"] = [device_type(ua) for ua in found["ua"]]
     found["kept_ips"] = [truncate_ip(ip) for ip in found["ip"]]
     return found
 
@@ -774,8 +804,8 @@ def _stage(cursor) -> dict:
 _known_months: set[datetime.date] = set()
 
 
-def _ensure_partitions(months: list[str]) -> None:
-    wanted = {datetime.date(int(m[:4]), int(m[5:7]), 1) for m in months}
+def _ensure_partitions(months: list[datetime.date]) -> None:
+    wanted = set(months)
     if wanted <= _known_months:
         return
     existing = set(partitions.existing_partitions())

@@ -465,9 +465,9 @@ def test_a_batch_copied_in_while_the_one_before_is_stored_sees_its_visits(
         sessions.add(connection.connection.info.backend_pid)
         copied.set()
 
-    def stage(cursor):
+    def stage(cursor, facts):
         seen.append(Event.objects.count())  # what the batches before committed
-        return real_stage(cursor)
+        return real_stage(cursor, facts)
 
     def store(cursor, found):
         copied.wait(timeout=10)
@@ -533,3 +533,24 @@ def test_a_batch_copied_in_behind_a_failed_one_is_not_stored(site, redis_client,
     assert Event.objects.count() == 6
     assert Visit.objects.get().page_views == 6
     assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 0
+
+
+@pytest.mark.django_db
+def test_a_batch_beyond_the_months_made_ahead_makes_the_months_it_spans(site):
+    from tracking.partitions import existing_partitions
+
+    # given a batch of events five and seven months ahead (partitions are made
+    # three months ahead), the later one a second before a month ends in UTC
+    today = datetime.date.today().replace(day=1)
+    ahead = [(today + datetime.timedelta(days=31 * n)).replace(day=1) for n in range(9)]
+    first = datetime.datetime.combine(ahead[5], datetime.time(12), datetime.UTC)
+    last = datetime.datetime.combine(ahead[8], datetime.time(0), datetime.UTC)
+    last -= datetime.timedelta(seconds=1)
+    assert ahead[5] not in existing_partitions()
+    # when it is stored
+    assert writer.write_batch([event(site, first), event(site, last, anon="b")]) == 2
+    # then both are stored, in the months' partitions, and no month after
+    assert Event.objects.count() == 2
+    have = existing_partitions()
+    assert {ahead[5], ahead[6], ahead[7]} <= set(have)
+    assert ahead[8] not in have
