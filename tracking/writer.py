@@ -334,16 +334,22 @@ class _Batch:
 
 
 class _Lanes:
-    """Threads with a database connection each, taking batches in turn
-    (``count`` 0: the calling thread stores them itself, as it is called)."""
+    """Threads with a database connection each, taking batches in turn.
+
+    With ``count`` 0, or when a lane cannot connect (the server is at
+    ``max_connections``, say), there are none: the calling thread stores the
+    batches itself, one after the other, on its own connection."""
 
     def __init__(self, count: int) -> None:
-        self.count = max(count, 1)
         self.threads = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="kizuki-lane")
             for _ in range(count)
         ]
         self.turn = 0
+
+    @property
+    def count(self) -> int:
+        return max(len(self.threads), 1)
 
     def submit(self, work: Callable) -> Future:
         if not self.threads:
@@ -357,14 +363,25 @@ class _Lanes:
         return self.threads[self.turn % len(self.threads)].submit(work)
 
     def __enter__(self) -> _Lanes:
+        connecting = [thread.submit(connection.ensure_connection) for thread in self.threads]
+        try:
+            for connected in connecting:
+                connected.result()
+        except DatabaseError as exc:
+            log.warning("storing batches one after the other: a lane did not connect (%s)", exc)
+            self.close()
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
         for thread in self.threads:
             # Each lane's connection is its thread's own: closed there.
             with contextlib.suppress(Exception):
                 thread.submit(connection.close).result()
             thread.shutdown(wait=True)
+        self.threads = []
 
 
 def _wal_positions() -> tuple[int, int]:

@@ -554,3 +554,32 @@ def test_a_batch_beyond_the_months_made_ahead_makes_the_months_it_spans(site):
     have = existing_partitions()
     assert {ahead[5], ahead[6], ahead[7]} <= set(have)
     assert ahead[8] not in have
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_whose_lanes_cannot_connect_stores_on_its_own_connection(
+    site, redis_client, monkeypatch, caplog
+):
+    import threading
+
+    from django.db import OperationalError
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    # given three batches waiting, and a server that refuses the drain's
+    # extra connections (as at max_connections)
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
+    writer.enqueue([event(site, T0 + datetime.timedelta(minutes=i)) for i in range(6)])
+    real_connect = DatabaseWrapper.ensure_connection
+
+    def refusing(self):
+        if threading.current_thread().name.startswith("kizuki-lane"):
+            raise OperationalError("FATAL: sorry, too many clients already")
+        return real_connect(self)
+
+    monkeypatch.setattr(DatabaseWrapper, "ensure_connection", refusing)
+    # when a drain runs, it stores them one after the other on its own connection
+    assert writer.drain(consumer="crowded-writer") == 6
+    assert "a lane did not connect" in caplog.text
+    visitor = Visitor.objects.get()
+    assert (visitor.visit_count, visitor.page_view_count) == (1, 6)
+    assert writer.redis_client().xpending(writer.STREAM, writer.GROUP)["pending"] == 0
