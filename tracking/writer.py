@@ -145,6 +145,11 @@ def drain(max_batches: int = 20, consumer: str | None = None) -> int:
     durable. A batch read ahead and never stored (the writer failed or died)
     stays pending and is claimed again after ``CLAIM_IDLE_MS``.
 
+    A drain of two batches or more opens two connections of its own (closed
+    when it ends) and stores the batches on them in turn: while one batch is
+    split and stored on one, the next is copied into the other's staging
+    table, and split once the one before it has committed (``_Batch``).
+
     A batch with another one behind it commits without waiting for its WAL
     to reach the disk (``synchronous_commit = off``, that transaction only;
     PostgreSQL's WAL writer flushes it in the background), and is
@@ -271,8 +276,8 @@ def _drain(max_batches: int, consumer: str | None) -> int:
                             settle(in_flight.popleft())
                     _acknowledge_when_flushed(unflushed, acknowledge)
                 finally:
-                    for ack in acks:
-                        ack.result()
+                    for sent in acks:
+                        sent.result()
     return total
 
 
