@@ -31,6 +31,14 @@ def event(site, at, *, anon="browser-1", type="page_view", url="https://www.exam
     }
 
 
+def drain_after_the_claim_timeout(monkeypatch) -> None:
+    """The writer's failure undone, a live writer claims and stores what is left."""
+    monkeypatch.undo()
+    monkeypatch.setattr(writer, "CLAIM_IDLE_MS", 0)
+    while writer.drain(consumer="live-writer"):
+        pass
+
+
 def fail_on_store(monkeypatch, failing: int) -> None:
     """The writer's ``failing``-th store (1 = the first) raises; the others store."""
     stores = []
@@ -347,10 +355,7 @@ def test_a_batch_is_acknowledged_only_once_its_commit_is_flushed_to_disk(
     assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 6
     # when the next writer claims them (after a crash their rows may or may
     # not be there), each event is stored once and nothing is left pending
-    monkeypatch.undo()
-    monkeypatch.setattr(writer, "CLAIM_IDLE_MS", 0)
-    while writer.drain(consumer="live-writer"):
-        pass
+    drain_after_the_claim_timeout(monkeypatch)
     assert sorted(Event.objects.values_list("occurred_at", flat=True)) == [
         now + datetime.timedelta(seconds=i) for i in range(6)
     ]
@@ -526,10 +531,7 @@ def test_a_batch_copied_in_behind_a_failed_one_is_not_stored(site, redis_client,
     assert Event.objects.count() == 2
     assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 4
     # and the next writer stores them once, in the same visit
-    monkeypatch.undo()
-    monkeypatch.setattr(writer, "CLAIM_IDLE_MS", 0)
-    while writer.drain(consumer="live-writer"):
-        pass
+    drain_after_the_claim_timeout(monkeypatch)
     assert Event.objects.count() == 6
     assert Visit.objects.get().page_views == 6
     assert client.xpending(writer.STREAM, writer.GROUP)["pending"] == 0
