@@ -2,8 +2,6 @@
 reaches 100%, a task delivered twice imports each row once, and the import
 of a killed worker carries on in another one without duplicates."""
 
-import time
-
 import pytest
 from django.urls import reverse
 
@@ -19,6 +17,7 @@ from leads.imports.services import (
 )
 from leads.models import Consent, ImportJob, Lead, TagChange
 from leads.tasks import import_run
+from ma_core.testing.waiting import wait_until
 
 ROWS = INLINE_MAX_ROWS + 500  # too many rows for the request: a worker runs it
 
@@ -39,14 +38,6 @@ def new_job(rows: int = ROWS) -> ImportJob:
         consent_basis=Consent.Basis.BUSINESS_CARD,
         tags=["展示会2026"],
     )
-
-
-def wait_until(predicate, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the worker")
-        time.sleep(0.05)
 
 
 def finished(job: ImportJob) -> bool:
@@ -87,7 +78,7 @@ def test_large_import_runs_in_a_worker_and_its_progress_reaches_100(
         seen.append(status["percent"])
         return status["finished"]
 
-    wait_until(poll)
+    wait_until(poll, timeout=180)
     status = admin_client.get(url).json()
     assert (status["state"], status["percent"], status["processed_rows"]) == ("done", 100, ROWS)
     assert seen == sorted(seen)
@@ -105,7 +96,7 @@ def test_the_task_delivered_twice_imports_each_row_once(celery_worker_process):
 
     import_run.delay(job.pk)
     import_run.delay(job.pk)
-    wait_until(lambda: finished(job))
+    wait_until(lambda: finished(job), timeout=180)
     # and once more after it finished
     import_run.apply(args=[job.pk])
 
@@ -121,7 +112,7 @@ def test_import_of_a_killed_worker_carries_on_in_another_without_duplicates(
     job = new_job()
     mapping, _remembered = mapping_initial(job.headers, active_fields())
     import_job_start(job=job, mapping=mapping)
-    wait_until(lambda: finished(job) or job.processed_rows >= 2 * BATCH_ROWS)
+    wait_until(lambda: finished(job) or job.processed_rows >= 2 * BATCH_ROWS, timeout=180)
 
     # when the worker is killed (SIGKILL, as a crashed machine)
     worker.kill()
@@ -135,7 +126,7 @@ def test_import_of_a_killed_worker_carries_on_in_another_without_duplicates(
     # when it is resumed (the status page's button) with a new worker
     celery_worker_process("default")
     assert import_job_resume(job=job)
-    wait_until(lambda: finished(job))
+    wait_until(lambda: finished(job), timeout=180)
 
     # then every row is imported exactly once
     assert_each_row_imported_once(job)

@@ -14,6 +14,7 @@ import time_machine
 from django.utils import timezone
 
 from conftest import WorkerProcess, free_port, service_env
+from ma_core.testing.waiting import wait_until
 from scenarios.models import Send
 from scenarios.sending import LEASE, sends_reclaim_stale
 from scenarios.services import newsletter_schedule, newsletters_materialize_due
@@ -59,14 +60,6 @@ class StallingSink:
     def stop(self) -> None:
         self.release.set()
         self.controller.stop()
-
-
-def wait_until(predicate, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the worker")
-        time.sleep(0.05)
 
 
 def states() -> Counter:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from django.contrib.auth import get_user_model
 
 from leads.models import Lead
+from ma_core.testing.waiting import wait_until  # noqa: F401 - the tests beside it import it from here
 from sfa_sync.models import Connector
 
 from .kintone_server import KintoneServer
@@ -73,14 +72,6 @@ def make_leads(count: int, owner=None, prefix: str = "lead") -> list[Lead]:
             for i in range(count)
         ]
     )
-
-
-def wait_until(predicate, timeout: float = 60) -> None:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError("timed out waiting for the worker")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ import datetime
 import re
 import socket
 import threading
-import time
 
 import pytest
 import time_machine
 
+from ma_core.testing.waiting import wait_until
 from tracking.double_opt_in import double_opt_in_mails_redeliver
 from tracking.models import DoubleOptInMail, Form, FormField
 from tracking.tasks import send_double_opt_in_mail
@@ -39,14 +39,6 @@ class SilentSmtp:
         for conn in self.connections:
             conn.close()
         self.sock.close()
-
-
-def wait_until(predicate, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the worker")
-        time.sleep(0.05)
 
 
 def mail_state() -> str | None:

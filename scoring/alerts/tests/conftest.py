@@ -8,7 +8,6 @@ import email
 import json
 import secrets
 import threading
-import time
 import uuid
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +19,7 @@ from django.utils import timezone
 
 from conftest import free_port
 from leads.models import Company, Lead, LeadTag, Tag
+from ma_core.testing.waiting import wait_until  # noqa: F401 - the tests beside it import it from here
 from scoring.models import ScoreDay, ScoreRule
 from tracking import intake, writer
 from tracking.models import Form, FormSubmission, Site, Visitor
@@ -137,16 +137,6 @@ def parts(message: Message) -> dict[str, str]:
                 part.get_content_charset() or "utf-8"
             )
     return found
-
-
-def wait_until(predicate, timeout: float = 60) -> float:
-    """Poll a real worker's effect; returns the seconds it took."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError("timed out waiting for the worker")
-        time.sleep(0.05)
-    return time.monotonic() - start
 
 
 @pytest.fixture

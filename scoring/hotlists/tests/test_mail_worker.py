@@ -3,24 +3,16 @@ lost nor sent twice. Real Celery worker, real SMTP server on loopback."""
 
 import datetime
 import socket
-import time
 
 import pytest
 import time_machine
 from django.utils import timezone
 
+from ma_core.testing.waiting import wait_until
 from scoring.hotlists.models import HotList, HotListMail, MailState
 from scoring.hotlists.services import SENDING_LEASE, hotlists_dispatch
 from scoring.hotlists.tasks import send_mail
 from scoring.hotlists.tests.conftest import MONDAY_9
-
-
-def wait_until(predicate, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the worker")
-        time.sleep(0.05)
 
 
 @pytest.fixture
